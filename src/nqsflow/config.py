@@ -1,0 +1,188 @@
+"""Study configs and VMC run specs: loading, schema validation, and the study's points.
+
+A study config (``config/config.yaml``) describes the whole DAG; a run spec is
+the self-contained YAML of one VMC run, written from the study by
+:func:`runspec_for`.  Both are checked against JSON schemas shipped in
+``nqsflow/schemas``; a violation raises :class:`ConfigError` with one line that
+names the key and the rule it breaks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from referencing import Registry, Resource
+
+from nqsflow.errors import ConfigError
+
+ROLES = ("train", "test", "target")
+
+
+@cache
+def _schemas() -> dict[str, dict]:
+    folder = resources.files("nqsflow") / "schemas"
+    return {
+        name: json.loads((folder / f"{name}.schema.json").read_text())
+        for name in ("study", "runspec")
+    }
+
+
+def _validator(kind: str) -> jsonschema.protocols.Validator:
+    schemas = _schemas()
+    registry = Registry().with_resources(
+        (f"{name}.schema.json", Resource.from_contents(schema))
+        for name, schema in schemas.items()
+    )
+    cls = jsonschema.validators.validator_for(schemas[kind])
+    return cls(schemas[kind], registry=registry)
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    return ".".join(parts) if parts else "(top level)"
+
+
+def _matching_branch(errors: list) -> list:
+    wrong_kind = {
+        e.relative_schema_path[0]
+        for e in errors
+        if e.validator == "const" and list(e.relative_path)[-1:] == ["kind"]
+    }
+    kept = [e for e in errors if e.relative_schema_path[0] not in wrong_kind]
+    return kept or errors
+
+
+def validate(document: Mapping[str, Any], kind: str, source: str = "config") -> None:
+    """Check ``document`` against the ``study`` or ``runspec`` schema.
+
+    Raises :class:`ConfigError` for the first (most specific) violation.
+    """
+    errors = list(_validator(kind).iter_errors(document))
+    if not errors:
+        return
+    error = jsonschema.exceptions.best_match(errors)
+    # oneOf failures hide the useful message in a sub-error: pick the deepest,
+    # ignoring the branches whose 'kind' does not match.
+    while error.context:
+        error = jsonschema.exceptions.best_match(_matching_branch(error.context))
+    raise ConfigError(f"{source}: key '{_key_path(error)}': {error.message}")
+
+
+def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a YAML mapping, turning I/O and syntax problems into :class:`ConfigError`."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def load_study(path: str | os.PathLike) -> dict[str, Any]:
+    """Load and validate a study config."""
+    config = load_yaml(path)
+    check_study(config, source=str(path))
+    return config
+
+
+def check_study(config: Mapping[str, Any], source: str = "config") -> None:
+    """Validate a study config: schema first, then rules a schema cannot say."""
+    validate(config, "study", source)
+    design = config["design"]
+    seen: dict[float, str] = {}
+    for role in ROLES:
+        for omega in design[role]:
+            if omega in seen:
+                raise ConfigError(
+                    f"{source}: key 'design.{role}': omega={omega} is already a "
+                    f"{seen[omega]} point; each point has one role"
+                )
+            seen[omega] = role
+
+
+def load_runspec(path: str | os.PathLike) -> dict[str, Any]:
+    """Load and validate a VMC run spec."""
+    spec = load_yaml(path)
+    validate(spec, "runspec", str(path))
+    return spec
+
+
+def point_name(omega: float) -> str:
+    """File-name-safe label of a trap frequency, e.g. ``omega0.35``."""
+    return f"omega{float(omega):g}"
+
+
+@dataclass(frozen=True)
+class Point:
+    """One parameter point of the study."""
+
+    name: str
+    omega: float
+    role: str
+
+
+def study_points(config: Mapping[str, Any]) -> list[Point]:
+    """All points of a study, sorted by omega."""
+    points = [
+        Point(point_name(omega), float(omega), role)
+        for role in ROLES
+        for omega in config["design"][role]
+    ]
+    return sorted(points, key=lambda p: p.omega)
+
+
+def point_by_name(config: Mapping[str, Any], name: str) -> Point:
+    """The study point labelled ``name``; :class:`ConfigError` if there is none."""
+    for point in study_points(config):
+        if point.name == name:
+            return point
+    raise ConfigError(f"no point named {name!r} in the study design")
+
+
+def runspec_for(config: Mapping[str, Any], ansatz: str, point: str) -> dict[str, Any]:
+    """The self-contained VMC run spec of one ansatz at one point of the study.
+
+    The seed is derived from the study seed, the ansatz and the point, so each
+    run has its own stream and the same study reproduces the same runs.
+    """
+    vmc = config["vmc"]
+    if ansatz not in vmc["ansatze"]:
+        raise ConfigError(f"no ansatz named {ansatz!r} under vmc.ansatze")
+    p = point_by_name(config, point)
+    system = config["system"]
+    return {
+        "system": {
+            "particles": system["particles"],
+            "dim": system["dim"],
+            "omega": p.omega,
+            "interaction": system["interaction"],
+        },
+        "ansatz": [dict(c) for c in vmc["ansatze"][ansatz]],
+        "sampler": dict(vmc["sampler"]),
+        "optimizer": dict(vmc["optimizer"]),
+        "production": dict(vmc["production"]),
+        "seed": derived_seed(config["seed"], ansatz, point),
+    }
+
+
+def derived_seed(seed: int, *labels: str) -> int:
+    """A 63-bit seed fixed by ``seed`` and the labels (stable across Python runs)."""
+    import hashlib
+
+    text = ":".join([str(seed), *labels]).encode()
+    return int.from_bytes(hashlib.sha256(text).digest()[:8], "little") >> 1
