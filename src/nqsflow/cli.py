@@ -1,0 +1,40 @@
+"""Command-line plumbing shared by the stage CLIs (``python -m nqsflow.<stage>``).
+
+User errors (:class:`NqsflowError`) print one line on stderr and exit with
+status 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+
+from nqsflow.errors import NqsflowError
+
+STAGES = ("data", "vmc", "fit", "bma", "report")
+
+
+def run_cli(main: Callable[[Sequence[str] | None], int | None], argv=None) -> int:
+    """Run a stage's ``main(argv)``; turn a user error into one line and exit status 2."""
+    try:
+        return int(main(argv) or 0)
+    except NqsflowError as exc:
+        prog = getattr(main, "__module__", "nqsflow").removesuffix(".__main__")
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``nqsflow STAGE ...``: dispatch to ``python -m nqsflow.STAGE ...``."""
+    import importlib
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in STAGES:
+        print(f"usage: nqsflow {{{','.join(STAGES)}}} ...", file=sys.stderr)
+        return 2
+    module = importlib.import_module(f"nqsflow.{argv[0]}")
+    if hasattr(module, "__path__"):  # a package: its CLI lives in __main__
+        module = importlib.import_module(f"nqsflow.{argv[0]}.__main__")
+    return run_cli(module.main, argv[1:])
