@@ -1,0 +1,73 @@
+"""``python -m nqsflow.vmc RUNSPEC.yaml --out OUT.h5`` (also under ``mpiexec -n K``).
+
+Every rank runs the same code on its own walkers; rank 0 writes the artifact.
+A failure on any rank aborts the whole MPI job, so nothing hangs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from nqsflow.cli import run_cli
+from nqsflow.config import load_runspec
+from nqsflow.vmc.artifact import write_result
+from nqsflow.vmc.driver import run
+from nqsflow.vmc.parallel import world
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m nqsflow.vmc", description=__doc__)
+    parser.add_argument("runspec", help="YAML run spec (system, ansatz, sampler, ...)")
+    parser.add_argument("--out", required=True, help="HDF5 artifact to write")
+    parser.add_argument("--log-every", type=int, default=25, help="optimisation steps per line")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    comm = world()
+    spec = load_runspec(args.runspec)
+    start = time.perf_counter()
+
+    def log(step, stats):
+        if comm.rank == 0 and (step + 1) % args.log_every == 0:
+            print(
+                f"step {step + 1:5d}  E = {stats.energy:.6f} +- {stats.energy_error:.6f}"
+                f"  var = {stats.variance:.3e}  acc = {stats.acceptance:.2f}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    result = run(spec, comm=comm, callback=log)
+    if comm.rank == 0:
+        write_result(args.out, spec, result, comm.size)
+        print(
+            f"E = {result.energy:.6f} +- {result.energy_error:.6f} (variance "
+            f"{result.variance:.3e}, {result.samples} samples, {comm.size} ranks, "
+            f"{time.perf_counter() - start:.1f} s) -> {args.out}",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def entry(argv=None) -> int:
+    """Run :func:`main`; under MPI a failing rank aborts all ranks instead of hanging."""
+    comm = world()
+    if comm.size == 1:
+        return run_cli(main, argv)
+    try:
+        status = run_cli(main, argv)
+    except BaseException as exc:  # a bug on one rank: report it and end every rank
+        print(f"nqsflow.vmc: rank {comm.rank}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.stderr.flush()
+        comm.abort(1)
+        raise
+    if status != 0:
+        comm.abort(status)
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(entry())

@@ -1,0 +1,45 @@
+"""The VMC artifact: estimate, optimisation trace and parameters of one run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from nqsflow.artifacts import provenance, write_artifact
+from nqsflow.vmc.driver import VMCResult
+
+SCHEMA = "nqsflow.vmc/1"
+
+
+def result_tree(result: VMCResult) -> dict[str, Any]:
+    """Artifact layout of a run: ``/estimate`` attrs, ``/optimization``, ``/parameters``."""
+    history = dict(result.history)
+    return {
+        "estimate": {
+            "@attrs": {
+                "energy": result.energy,
+                "energy_error": result.energy_error,
+                "variance": result.variance,
+                "acceptance": result.acceptance,
+                "samples": result.samples,
+                "blocking_level": result.blocking_level,
+            },
+            "energy_series": result.energy_series,
+        },
+        "optimization": {k: v for k, v in history.items() if k != "parameters"},
+        "parameters": {
+            "@attrs": {"names": list(result.param_names)},
+            "initial": result.params_initial,
+            "final": result.params_final,
+            "trace": history["parameters"],
+        },
+    }
+
+
+def write_result(
+    path: str | os.PathLike, spec: Mapping[str, Any], result: VMCResult, mpi_ranks: int
+) -> None:
+    """Write a run's artifact atomically, with the run spec as its config."""
+    attrs = provenance(SCHEMA, spec, seed=spec["seed"], mpi_ranks=mpi_ranks)
+    write_artifact(path, result_tree(result), attrs)
