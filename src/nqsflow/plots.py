@@ -1,0 +1,111 @@
+"""Figures of the report: optimisation traces, E(omega) with the BMA band, model weights.
+
+Each function takes plain arrays and a path, draws one PNG and returns nothing;
+matplotlib runs headless (Agg).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def optimization_traces(
+    traces: Mapping[str, Sequence[tuple[float, np.ndarray, float]]], path: str | os.PathLike
+) -> None:
+    """One panel per ansatz: |E(step) - E_exact| for each point, on a log scale.
+
+    ``traces[ansatz]`` is a list of ``(omega, energy_per_step, exact_energy)``.
+    """
+    names = list(traces)
+    fig, axes = plt.subplots(
+        1, len(names), figsize=(4.2 * len(names), 3.4), squeeze=False, sharey=True
+    )
+    cmap = plt.get_cmap("viridis")
+    for ax, name in zip(axes[0], names, strict=True):
+        rows = sorted(traces[name], key=lambda r: r[0])
+        omegas = [r[0] for r in rows]
+        lo, hi = min(omegas), max(omegas)
+        for omega, energy, exact in rows:
+            colour = cmap((omega - lo) / (hi - lo) if hi > lo else 0.5)
+            error = np.abs(np.asarray(energy) - exact) + 1e-7
+            ax.semilogy(error, color=colour, lw=0.8, label=f"{omega:g}")
+        ax.set_title(name)
+        ax.set_xlabel("optimisation step")
+    axes[0][0].set_ylabel(r"$|E - E_\mathrm{exact}|$")
+    axes[0][-1].legend(title=r"$\omega$", fontsize=6, title_fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def energies_with_band(
+    omega: np.ndarray,
+    exact: np.ndarray,
+    bma_mean: np.ndarray,
+    bma_std: np.ndarray,
+    theory: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    roles: np.ndarray,
+    path: str | os.PathLike,
+    exact_curve: tuple[np.ndarray, np.ndarray] | None = None,
+) -> None:
+    """E(omega): exact curve and BMA; below it, deviations from exact with the 2-sigma band.
+
+    ``theory[ansatz] = (energy, error)`` are the raw VMC values at the points.
+    """
+    order = np.argsort(omega)
+    omega, exact, bma_mean, bma_std, roles = (
+        a[order] for a in (omega, exact, bma_mean, bma_std, roles)
+    )
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(6.4, 6.4), sharex=True, gridspec_kw={"height_ratios": [1, 1.3]}
+    )
+    if exact_curve is not None:
+        top.plot(*exact_curve, color="k", lw=1, label="exact")
+    else:
+        top.plot(omega, exact, color="k", lw=1, label="exact")
+    top.errorbar(omega, bma_mean, 2 * bma_std, fmt="o", ms=3, color="C3", label="BMA")
+    top.set_ylabel(r"$E$ (a.u.)")
+    top.legend()
+
+    bottom.axhline(0.0, color="k", lw=1)
+    bottom.fill_between(
+        omega, -2 * bma_std + bma_mean - exact, 2 * bma_std + bma_mean - exact,
+        color="C3", alpha=0.25, label=r"BMA $\pm 2\sigma$",
+    )
+    bottom.plot(omega, bma_mean - exact, "o-", color="C3", ms=3, lw=1)
+    for k, (name, (energy, error)) in enumerate(theory.items()):
+        energy, error = np.asarray(energy)[order], np.asarray(error)[order]
+        bottom.errorbar(
+            omega, energy - exact, error, fmt="x", ms=4, color=f"C{k}", label=f"VMC {name}"
+        )
+    for role, marker in (("train", "|"), ("test", "^"), ("target", "*")):
+        mask = roles == role
+        bottom.plot(
+            omega[mask], np.zeros(mask.sum()), marker, color="0.3", ms=8, ls="none", label=role
+        )
+    bottom.set_yscale("symlog", linthresh=1e-4)
+    bottom.set_xlabel(r"trap frequency $\omega$")
+    bottom.set_ylabel(r"$E - E_\mathrm{exact}$")
+    bottom.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def model_weights(names: Sequence[str], weights: np.ndarray, path: str | os.PathLike) -> None:
+    """Bar chart of the BMA weights."""
+    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(names), 3.2))
+    ax.bar(range(len(names)), weights, color="C0")
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("BMA weight")
+    ax.set_ylim(0, 1)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

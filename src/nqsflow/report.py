@@ -1,0 +1,182 @@
+"""The report stage: PNG figures and ``summary.md`` from every artifact of a study.
+
+``python -m nqsflow.report CONFIG.yaml --reference REF.h5 --bma BMA.h5
+--fits F.h5 ... --vmc V.h5 ... --outdir DIR``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from nqsflow import plots
+from nqsflow.artifacts import ATTRS, config_of, read_artifact
+from nqsflow.cli import run_cli
+from nqsflow.config import load_study
+from nqsflow.data import two_body_energy
+from nqsflow.workflow import REPORT_FILES
+
+
+def _ansatz_of(path: str, config) -> str:
+    # results/{study}/vmc/{system}/{ansatz}/{point}.h5
+    return Path(path).parent.name
+
+
+def collect_vmc(vmc_paths, config):
+    """VMC results grouped by ansatz: ``{ansatz: {omega: tree}}``."""
+    grouped: dict[str, dict[float, dict]] = defaultdict(dict)
+    for path in vmc_paths:
+        tree = read_artifact(path, schema="nqsflow.vmc")
+        omega = float(config_of(tree)["system"]["omega"])
+        grouped[_ansatz_of(path, config)][omega] = tree
+    return grouped
+
+
+def exact_curve(config, omega: np.ndarray, n: int = 60):
+    """Exact E(omega) on a dense grid spanning the study's points."""
+    system = config["system"]
+    grid = np.linspace(omega.min(), omega.max(), n)
+    values = [
+        two_body_energy(w, dim=system["dim"], interaction=system["interaction"]) for w in grid
+    ]
+    return grid, np.asarray(values)
+
+
+def _table(header, rows) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def summary_markdown(config, reference, bma, vmc) -> str:
+    """The text of ``summary.md``: points, VMC energies, weights, scores, provenance."""
+    pts = reference["points"]
+    omega, roles = pts["omega"], pts["role"]
+    exact = reference["exact"]["energy"]
+    pred = bma["prediction"]
+    std = np.sqrt(pred["variance"])
+    ansatze = sorted(vmc)
+    rows = []
+    for i, w in enumerate(omega):
+        vmc_cells = []
+        for a in ansatze:
+            est = vmc[a][float(w)]["estimate"][ATTRS]
+            vmc_cells.append(f"{est['energy']:.5f} ± {est['energy_error']:.5f}")
+        rows.append(
+            [f"{w:g}", roles[i], f"{exact[i]:.6f}", *vmc_cells,
+             f"{pred['mean'][i]:.5f} ± {std[i]:.5f}",
+             f"{(pred['mean'][i] - exact[i]) / std[i]:+.2f}"]
+        )
+    points_table = _table(
+        ["ω", "role", "exact", *[f"VMC {a}" for a in ansatze], "BMA", "(BMA − exact)/σ"], rows
+    )
+    models = bma["models"]
+    weights_table = _table(
+        ["model", "weight", "log likelihood (test)", "log evidence"],
+        [
+            [n, f"{w:.4f}", f"{ll:.2f}", f"{ev:.2f}"]
+            for n, w, ll, ev in zip(
+                models["name"], models["weight"], models["log_likelihood"],
+                models["log_evidence"], strict=True,
+            )
+        ],
+    )
+    scores = bma["scores"]
+    scores_table = _table(
+        ["model", "RMSE", "mean log predictive density", "95 % coverage"],
+        [
+            [n, f"{r:.2e}", f"{m:.3f}", f"{c:.2f}"]
+            for n, r, m, c in zip(
+                scores["name"], scores["rmse"], scores["mlpd"], scores["coverage95"], strict=True
+            )
+        ],
+    )
+    attrs = bma[ATTRS]
+    system = config["system"]
+    return "\n\n".join(
+        [
+            f"# nqsflow study `{config['study']}`",
+            f"{system['particles']} particles in a {system['dim']}D harmonic trap, interaction "
+            f"`{system['interaction']}`; ansätze {', '.join(f'`{a}`' for a in ansatze)}; "
+            f"fits {', '.join(f'`{m}`' for m in config['fit']['methods'])}.",
+            "## Energies at every point\n\n"
+            "VMC: production energy with its blocking error. BMA: averaged corrected "
+            "prediction ± its standard deviation (within + between models).\n\n" + points_table,
+            "## Model weights (predictive likelihood of the test points)\n\n" + weights_table,
+            f"## Scores on the {scores[ATTRS].get('points', 'target')} points\n\n" + scores_table,
+            "## Provenance\n\n"
+            f"- nqsflow {attrs.get('nqsflow_version')}, git revision "
+            f"`{attrs.get('git_revision', 'unknown')}`\n"
+            f"- BMA artifact created {attrs.get('created')}, seed {config['seed']}\n"
+            "- figures: `optimization.png`, `energies.png`, `weights.png`",
+        ]
+    ) + "\n"
+
+
+def write_report(config, reference_path, bma_path, fit_paths, vmc_paths, outdir) -> list[Path]:
+    """Read every artifact and write the report files into ``outdir`` atomically."""
+    reference = read_artifact(reference_path, schema="nqsflow.data")
+    bma = read_artifact(bma_path, schema="nqsflow.bma")
+    for path in fit_paths:  # checked so a corrupt fit is named here, not missed
+        read_artifact(path, schema="nqsflow.fit")
+    vmc = collect_vmc(vmc_paths, config)
+    pts = reference["points"]
+    omega, exact = pts["omega"], reference["exact"]["energy"]
+    exact_at = dict(zip(omega.tolist(), exact.tolist(), strict=True))
+
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".report-", dir=outdir))
+    try:
+        traces = {
+            a: [(w, t["optimization"]["energy"], exact_at[w]) for w, t in sorted(runs.items())]
+            for a, runs in sorted(vmc.items())
+        }
+        plots.optimization_traces(traces, staging / "optimization.png")
+        theory = {
+            a: (
+                np.array([runs[float(w)]["estimate"][ATTRS]["energy"] for w in omega]),
+                np.array([runs[float(w)]["estimate"][ATTRS]["energy_error"] for w in omega]),
+            )
+            for a, runs in sorted(vmc.items())
+        }
+        pred = bma["prediction"]
+        plots.energies_with_band(
+            omega, exact, pred["mean"], np.sqrt(pred["variance"]), theory, pts["role"],
+            staging / "energies.png", exact_curve=exact_curve(config, omega),
+        )
+        plots.model_weights(
+            list(bma["models"]["name"]), bma["models"]["weight"], staging / "weights.png"
+        )
+        (staging / "summary.md").write_text(summary_markdown(config, reference, bma, vmc))
+        written = []
+        for name in REPORT_FILES:
+            os.replace(staging / name, outdir / name)
+            written.append(outdir / name)
+        return written
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m nqsflow.report", description=__doc__)
+    parser.add_argument("config", help="study config (YAML)")
+    parser.add_argument("--reference", required=True)
+    parser.add_argument("--bma", required=True)
+    parser.add_argument("--fits", nargs="+", default=[])
+    parser.add_argument("--vmc", nargs="+", required=True)
+    parser.add_argument("--outdir", required=True)
+    args = parser.parse_args(argv)
+    config = load_study(args.config)
+    write_report(config, args.reference, args.bma, args.fits, args.vmc, args.outdir)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))

@@ -1,0 +1,45 @@
+"""Shared fixtures: small, fast run specs and study configs."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin"
+
+
+def tool(name: str) -> str:
+    """Path of a console tool (mpiexec, snakemake) from the venv, else from PATH."""
+    candidate = BIN / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} not found: run the tests through `make test`")
+    return found
+
+
+@pytest.fixture
+def dot_spec():
+    """Two electrons in a 2D dot at omega = 1, Gaussian x Pade-Jastrow, a short run."""
+    return {
+        "system": {"particles": 2, "dim": 2, "omega": 1.0, "interaction": "coulomb"},
+        "ansatz": [{"kind": "gaussian", "alpha": 1.0}, {"kind": "pade_jastrow", "beta": 0.4}],
+        "sampler": {"kind": "langevin", "walkers": 400, "step": 0.2, "burn_in": 100, "thin": 4},
+        "optimizer": {"kind": "adam", "learning_rate": 0.05, "steps": 80, "samples": 2000},
+        "production": {"samples": 80000},
+        "seed": 11,
+    }
+
+
+@pytest.fixture
+def study_config():
+    """The default study, deep-copied so a test may edit it."""
+    with open(REPO / "config" / "config.yaml") as fh:
+        return copy.deepcopy(yaml.safe_load(fh))

@@ -1,0 +1,106 @@
+"""Analytic derivatives of every factor against central finite differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nqsflow.vmc.hamiltonians import HarmonicTrap
+from nqsflow.vmc.wavefunctions import RBM, Gaussian, PadeJastrow, ProductAnsatz, build_ansatz
+
+H = 1e-4
+
+
+def _factors(particles, dim, omega):
+    rng = np.random.default_rng(3)
+    rbm = RBM(particles, dim, omega, hidden=3, sigma=1.1, init_std=0.3)
+    return [
+        (Gaussian(omega, alpha=0.9), None),
+        (PadeJastrow(dim, beta=0.6), None),
+        (rbm, rbm.initial_params(rng)),
+    ]
+
+
+def _params(factor, params):
+    if params is not None:
+        return params
+    return factor.initial_params(np.random.default_rng(0)) + 0.05
+
+
+def _positions(particles, dim, walkers=5, seed=1):
+    return np.random.default_rng(seed).normal(scale=0.9, size=(walkers, particles, dim))
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+@pytest.mark.parametrize("which", [0, 1, 2])
+def test_coordinate_gradient_and_laplacian(dim, which):
+    particles, omega = 3, 0.7
+    factor, params = _factors(particles, dim, omega)[which]
+    p = _params(factor, params)
+    x = _positions(particles, dim)
+    grad, lap = factor.grad_lap(p, x)
+    num_grad = np.zeros_like(x)
+    num_lap = np.zeros(x.shape[0])
+    f0 = factor.log_psi(p, x)
+    for i in range(particles):
+        for d in range(dim):
+            step = np.zeros_like(x)
+            step[:, i, d] = H
+            fp, fm = factor.log_psi(p, x + step), factor.log_psi(p, x - step)
+            num_grad[:, i, d] = (fp - fm) / (2 * H)
+            num_lap += (fp - 2 * f0 + fm) / H**2
+    np.testing.assert_allclose(grad, num_grad, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(lap, num_lap, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("which", [0, 1, 2])
+def test_parameter_gradient(which):
+    particles, dim, omega = 2, 2, 1.3
+    factor, params = _factors(particles, dim, omega)[which]
+    p = _params(factor, params)
+    x = _positions(particles, dim)
+    analytic = factor.param_grad(p, x)
+    assert analytic.shape == (x.shape[0], factor.n_params)
+    for k in range(factor.n_params):
+        dp = np.zeros_like(p)
+        dp[k] = H
+        numeric = (factor.log_psi(p + dp, x) - factor.log_psi(p - dp, x)) / (2 * H)
+        np.testing.assert_allclose(analytic[:, k], numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_product_adds_logs_and_slices_parameters():
+    system = HarmonicTrap(1.0, 2, 2, "coulomb")
+    spec = [{"kind": "rbm", "hidden": 2, "init_std": 0.2}, {"kind": "pade_jastrow", "beta": 0.3}]
+    ansatz = build_ansatz(spec, system)
+    p = ansatz.initial_params(np.random.default_rng(5))
+    assert ansatz.n_params == 4 + 2 + 8 + 1 == len(ansatz.param_names())
+    x = _positions(2, 2)
+    rbm, jastrow = ansatz.factors
+    np.testing.assert_allclose(
+        ansatz.log_psi(p, x), rbm.log_psi(p[:14], x) + jastrow.log_psi(p[14:], x)
+    )
+    np.testing.assert_allclose(
+        ansatz.param_grad(p, x),
+        np.concatenate([rbm.param_grad(p[:14], x), jastrow.param_grad(p[14:], x)], axis=1),
+    )
+
+
+def test_pade_jastrow_has_the_coulomb_cusp():
+    # d ln psi / dr at r -> 0 must be 1/(d-1) to cancel 1/r in 2D and 3D
+    for dim, cusp in ((2, 1.0), (3, 0.5)):
+        jastrow = PadeJastrow(dim, beta=0.8)
+        p = jastrow.initial_params(None)
+        r = 1e-6
+        x = np.zeros((1, 2, dim))
+        x[0, 1, 0] = r
+        assert jastrow.log_psi(p, x)[0] / r == pytest.approx(cusp, rel=1e-5)
+
+
+def test_local_energy_of_exact_state_is_constant():
+    for dim in (1, 2, 3):
+        system = HarmonicTrap(0.5, 3, dim, "none")
+        ansatz = ProductAnsatz([Gaussian(0.5, alpha=1.0)])
+        p = ansatz.initial_params(None)
+        x = _positions(3, dim, walkers=50)
+        e_local = system.local_energy(ansatz.grad_lap(p, x), x)
+        np.testing.assert_allclose(e_local, 0.5 * 3 * dim * 0.5, rtol=1e-13)

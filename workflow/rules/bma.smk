@@ -1,0 +1,12 @@
+rule bma:
+    input:
+        reference=wf.reference_path(config),
+        config=f"{STUDY}/config.yaml",
+        fits=wf.fit_paths(config),
+    output:
+        wf.bma_path(config),
+    log:
+        f"logs/{config['study']}/bma.log",
+    shell:
+        "python -m nqsflow.bma {input.config} --reference {input.reference}"
+        " --fits {input.fits} --out {output} 2> {log}"

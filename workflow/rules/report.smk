@@ -1,0 +1,15 @@
+rule report:
+    input:
+        reference=wf.reference_path(config),
+        config=f"{STUDY}/config.yaml",
+        bma=wf.bma_path(config),
+        fits=wf.fit_paths(config),
+        vmc=[path for ansatz in ANSATZE for path in wf.vmc_paths(config, ansatz)],
+    output:
+        wf.report_paths(config),
+    log:
+        f"logs/{config['study']}/report.log",
+    shell:
+        "python -m nqsflow.report {input.config} --reference {input.reference}"
+        " --bma {input.bma} --fits {input.fits} --vmc {input.vmc}"
+        " --outdir {STUDY}/report 2> {log}"
