@@ -19,11 +19,17 @@ def run_cli(main: Callable[[Sequence[str] | None], int | None], argv=None) -> in
     try:
         return int(main(argv) or 0)
     except NqsflowError as exc:
-        prog = getattr(main, "__module__", "nqsflow").removesuffix(".__main__")
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        print(f"{_prog(main)}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _prog(main) -> str:
+    # under `python -m`, __module__ is "__main__" but the spec keeps the real name
+    spec = getattr(main, "__globals__", {}).get("__spec__")
+    name = spec.name if spec is not None else getattr(main, "__module__", "nqsflow")
+    return name.removesuffix(".__main__")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
