@@ -1,0 +1,109 @@
+"""The whole DAG through real Snakemake on a tiny study in a temporary folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from nqsflow.artifacts import inputs_of, read_artifact, sha256
+
+from .conftest import REPO, tool
+
+pytestmark = pytest.mark.workflow
+
+TINY = {
+    "study": "tiny",
+    "seed": 5,
+    "system": {"name": "dot", "particles": 2, "dim": 2, "interaction": "coulomb"},
+    "design": {"train": [0.3, 0.5, 0.8, 1.0], "test": [0.6], "target": [0.4, 0.9]},
+    "data": {"noise": 0.0},
+    "vmc": {
+        "tasks": 1,
+        "ansatze": {
+            "gauss-pade": [{"kind": "gaussian"}, {"kind": "pade_jastrow", "beta": 0.4}],
+            "rbm": [{"kind": "rbm", "hidden": 2}],
+        },
+        "sampler": {"kind": "langevin", "walkers": 200, "step": 0.2, "burn_in": 50, "thin": 2},
+        "optimizer": {"kind": "adam", "learning_rate": 0.05, "steps": 40, "samples": 1000},
+        "production": {"samples": 10000},
+    },
+    "fit": {"methods": {"gp": {"kind": "gp"}, "ridge": {"kind": "ridge", "degree": 2}}},
+    "bma": {"weights": "predictive"},
+}
+
+
+def _snakemake(workdir: Path, *args: str, config: dict | None = None):
+    config_path = workdir / "study.yaml"
+    config_path.write_text(yaml.safe_dump(config or TINY))
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    cmd = [tool("snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(config_path), "--cores", "2", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_dry_run_lists_every_stage(tmp_path):
+    proc = _snakemake(tmp_path, "-n")
+    assert proc.returncode == 0, proc.stderr
+    for rule in ("generate", "vmc", "fit", "bma", "report"):
+        assert f"rule {rule}:" in proc.stdout, rule
+
+
+def test_invalid_config_is_refused_in_one_line_before_any_work(tmp_path):
+    bad = {**TINY, "vmc": {**TINY["vmc"], "sampler": {"kind": "gibbs"}}}
+    proc = _snakemake(tmp_path, config=bad)
+    assert proc.returncode != 0
+    message = [line for line in proc.stderr.splitlines() if "invalid config" in line]
+    assert message == [
+        "nqsflow: invalid config: config: key 'vmc.sampler.kind': 'gibbs' is not one of "
+        "['metropolis', 'langevin']"
+    ]
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.slow
+def test_whole_study_runs_end_to_end(tmp_path):
+    start = time.perf_counter()
+    proc = _snakemake(tmp_path)
+    elapsed = time.perf_counter() - start
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert elapsed < 120
+
+    study = tmp_path / "results" / "tiny"
+    reference = read_artifact(study / "data" / "reference.h5", schema="nqsflow.data/1")
+    assert list(reference["points"]["role"]) == [
+        "train", "target", "train", "test", "train", "target", "train"
+    ]
+    vmc_file = study / "vmc" / "dot" / "gauss-pade" / "omega1.h5"
+    vmc = read_artifact(vmc_file, schema="nqsflow.vmc/1")
+    assert abs(vmc["estimate"]["@attrs"]["energy"] - 3.0) < 0.01
+    assert vmc["optimization"]["energy"].shape == (40,)
+
+    fit = read_artifact(study / "fit" / "rbm" / "gp.h5", schema="nqsflow.fit/1")
+    recorded = {i["path"]: i["sha256"] for i in inputs_of(fit)}
+    assert len(recorded) == 1 + 7
+    for path, digest in recorded.items():
+        assert sha256(tmp_path / path if not Path(path).is_absolute() else path) == digest
+
+    bma = read_artifact(study / "bma" / "summary.h5", schema="nqsflow.bma/1")
+    weights = bma["models"]["weight"]
+    assert weights.shape == (4,) and np.isclose(weights.sum(), 1.0)
+    pred = bma["prediction"]
+    np.testing.assert_allclose(pred["variance"], pred["within"] + pred["between"])
+    exact = reference["exact"]["energy"]
+    assert np.all(np.abs(pred["mean"] - exact) < 0.02)
+
+    report = study / "report"
+    for name in ("summary.md", "optimization.png", "energies.png", "weights.png"):
+        assert (report / name).stat().st_size > 0, name
+    assert "| BMA |" in (report / "summary.md").read_text()
+
+    again = _snakemake(tmp_path, "-n")
+    assert "Nothing to be done" in again.stdout + again.stderr
