@@ -9,7 +9,7 @@ import pytest
 
 from nqsflow.vmc.driver import VMC, run
 from nqsflow.vmc.hamiltonians import HarmonicTrap
-from nqsflow.vmc.optimizers import SGD
+from nqsflow.vmc.optimizers import SGD, Schedule
 from nqsflow.vmc.samplers import Langevin, Metropolis
 from nqsflow.vmc.wavefunctions import Gaussian, ProductAnsatz
 
@@ -64,7 +64,8 @@ def test_samplers_draw_the_gaussian_density(sampler_cls):
     # |psi|^2 = exp(-omega alpha r^2): each coordinate has variance 1/(2 alpha omega)
     omega, alpha = 0.8, 1.3
     system = HarmonicTrap(omega, 2, 3, "none")
-    vmc = VMC(system, ProductAnsatz([Gaussian(omega, alpha)]), sampler_cls(omega), SGD(0.0),
+    frozen = SGD(Schedule(initial=0.0))
+    vmc = VMC(system, ProductAnsatz([Gaussian(omega, alpha)]), sampler_cls(omega), frozen,
               seed=4, walkers=500, thin=5)
     vmc.start(100)
     x = vmc.sample(500 * 200)

@@ -102,5 +102,5 @@ def test_local_energy_of_exact_state_is_constant():
         ansatz = ProductAnsatz([Gaussian(0.5, alpha=1.0)])
         p = ansatz.initial_params(None)
         x = _positions(3, dim, walkers=50)
-        e_local = system.local_energy(ansatz.grad_lap(p, x), x)
+        e_local = system.local_energy(*ansatz.grad_lap(p, x), x)
         np.testing.assert_allclose(e_local, 0.5 * 3 * dim * 0.5, rtol=1e-13)

@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from nqsflow.artifacts import provenance, write_artifact
 from nqsflow.vmc.driver import VMCResult
 
@@ -27,7 +29,11 @@ def result_tree(result: VMCResult) -> dict[str, Any]:
             },
             "energy_series": result.energy_series,
         },
-        "optimization": {k: v for k, v in history.items() if k != "parameters"},
+        "optimization": {
+            "@attrs": {"converged_at": result.converged_at},
+            **{k: v for k, v in history.items() if k != "parameters"},
+        },
+        "density": _density_tree(result.histograms),
         "parameters": {
             "@attrs": {"names": list(result.param_names)},
             "initial": result.params_initial,
@@ -35,6 +41,17 @@ def result_tree(result: VMCResult) -> dict[str, Any]:
             "trace": history["parameters"],
         },
     }
+
+
+def _density_tree(histograms: Mapping[str, Any]) -> dict[str, Any]:
+    """Histograms as densities normalised to one over their range, with edges and counts."""
+    tree: dict[str, Any] = {}
+    for name in ("radial", "pair"):
+        edges, counts = histograms[f"{name}_edges"], histograms[f"{name}_counts"]
+        total = counts.sum()
+        density = counts / (total * np.diff(edges)) if total else np.zeros_like(counts)
+        tree[name] = {"edges": edges, "counts": counts, "density": density}
+    return tree
 
 
 def write_result(

@@ -16,13 +16,27 @@ from typing import Any
 import numpy as np
 
 from nqsflow.stats import blocking_error
-from nqsflow.vmc.hamiltonians import HarmonicTrap
+from nqsflow.vmc.geometry import pair_vectors
+from nqsflow.vmc.hamiltonians import HarmonicTrap, build_hamiltonian
 from nqsflow.vmc.optimizers import build_optimizer
 from nqsflow.vmc.parallel import SerialComm
 from nqsflow.vmc.samplers import SamplerState, build_sampler, burn_in
 from nqsflow.vmc.wavefunctions import ProductAnsatz, build_ansatz
 
 PARAMS_STREAM = 1 << 30  # spawn key of the parameter stream, apart from any rank's
+
+
+class BoundWavefunction:
+    """An ansatz at fixed parameters: what a sampler evaluates."""
+
+    def __init__(self, ansatz: ProductAnsatz, params: np.ndarray):
+        self.ansatz, self.params = ansatz, params
+
+    def log_psi(self, x):
+        return self.ansatz.log_psi(self.params, x)
+
+    def log_psi_grad(self, x):
+        return self.ansatz.log_psi_grad(self.params, x)
 
 
 @dataclass
@@ -50,7 +64,9 @@ class VMCResult:
     acceptance: float
     samples: int
     blocking_level: int
+    converged_at: int  # optimisation step at which the convergence test passed, or -1
     energy_series: np.ndarray = field(repr=False)
+    histograms: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
 
 
 class VMC:
@@ -81,25 +97,42 @@ class VMC:
         self.opt_state = optimizer.init(self.params)
         self.state: SamplerState | None = None
 
-    # -- wave-function evaluators bound to the current parameters --------------
-    def _log_psi(self, x):
-        return self.ansatz.log_psi(self.params, x)
-
-    def _grad(self, x):
-        return self.ansatz.grad_log_psi(self.params, x)
+    @property
+    def wf(self) -> BoundWavefunction:
+        """The ansatz at the current parameters."""
+        return BoundWavefunction(self.ansatz, self.params)
 
     def local_energy(self, x: np.ndarray) -> np.ndarray:
         """E_L of each walker at positions ``x`` (W, N, d)."""
-        return self.hamiltonian.local_energy(self.ansatz.grad_lap(self.params, x), x)
+        pairs = pair_vectors(x) if x.shape[1] > 1 else None
+        grad, lap = self.ansatz.grad_lap(self.params, x, pairs)
+        return self.hamiltonian.local_energy(grad, lap, x, None if pairs is None else pairs[1])
+
+    def local_energy_and_derivatives(self, x: np.ndarray):
+        """E_L (W,) and O = d ln psi / d p (W, P) at positions ``x``, sharing the work."""
+        pairs = pair_vectors(x) if x.shape[1] > 1 else None
+        grad, lap, o = self.ansatz.local_terms(self.params, x, pairs)
+        r = None if pairs is None else pairs[1]
+        return self.hamiltonian.local_energy(grad, lap, x, r), o
 
     def start(self, burn_in_sweeps: int) -> None:
         """Place the walkers around the trap centre and equilibrate them."""
         scale = 1.0 / np.sqrt(self.hamiltonian.omega)
         x0 = scale * self.rng.standard_normal((self.walkers, *self.hamiltonian.shape))
-        self.state = self.sampler.init(x0, self._log_psi, self._grad)
-        self.state = burn_in(
-            self.sampler, self.rng, self.state, self._log_psi, self._grad, burn_in_sweeps
-        )
+        if self.hamiltonian.interaction == "hard_sphere":
+            x0 = self._separate(x0)
+        self.state = self.sampler.init(x0, self.wf)
+        self.state = burn_in(self.sampler, self.rng, self.state, self.wf, burn_in_sweeps)
+
+    def _separate(self, x: np.ndarray) -> np.ndarray:
+        # redraw walkers with overlapping hard cores: a chain must start where psi != 0
+        radius = self.hamiltonian.radius
+        for _ in range(1000):
+            bad = np.any(pair_vectors(x)[1] <= radius, axis=1)
+            if not bad.any():
+                return x
+            x[bad] = x[bad] + radius * self.rng.standard_normal(x[bad].shape)
+        raise RuntimeError("could not place walkers without overlapping hard cores")
 
     def _rounds(self, samples: int) -> int:
         per_rank = -(-samples // self.comm.size)
@@ -109,10 +142,10 @@ class VMC:
         """Positions of about ``samples`` draws over all ranks, (rounds, W, N, d) on this rank."""
         rounds = self._rounds(samples)
         out = np.empty((rounds, self.walkers, *self.hamiltonian.shape))
-        state = self.state
+        state, wf = self.state, self.wf
         for k in range(rounds):
             for _ in range(self.thin):
-                state = self.sampler.step(self.rng, state, self._log_psi, self._grad)
+                state = self.sampler.step(self.rng, state, wf)
             out[k] = state.positions
         self.state = state
         return out
@@ -126,22 +159,26 @@ class VMC:
         """Estimate E and its gradient 2(<E_L O> - <E_L><O>), then update the parameters."""
         x = self.sample(samples)
         x = x.reshape(-1, *x.shape[2:])
-        e_local = self.local_energy(x)
-        o = self.ansatz.param_grad(self.params, x)
+        e_local, o = self.local_energy_and_derivatives(x)
         n_params = o.shape[1]
-        sums = self.comm.sum(
-            np.concatenate(
-                [[e_local.size, e_local.sum(), e_local @ e_local], o.sum(0), e_local @ o]
-            )
-        )
+        parts = [[e_local.size, e_local.sum(), e_local @ e_local], o.sum(0), e_local @ o]
+        if self.optimizer.needs_metric:
+            parts.append((o.T @ o).ravel())
+        sums = self.comm.sum(np.concatenate(parts))
         count, e_sum, e2_sum = sums[:3]
         o_mean = sums[3 : 3 + n_params] / count
-        eo_mean = sums[3 + n_params :] / count
+        eo_mean = sums[3 + n_params : 3 + 2 * n_params] / count
         energy = e_sum / count
         variance = max(e2_sum / count - energy**2, 0.0)
         gradient = 2.0 * (eo_mean - energy * o_mean)
-        self.params, self.opt_state = self.optimizer.update(self.params, gradient, self.opt_state)
-        self.state = self.sampler.refresh(self.state, self._log_psi, self._grad)
+        metric = None
+        if self.optimizer.needs_metric:
+            oo = sums[3 + 2 * n_params :].reshape(n_params, n_params) / count
+            metric = oo - np.outer(o_mean, o_mean)
+        self.params, self.opt_state = self.optimizer.update(
+            self.params, gradient, self.opt_state, metric
+        )
+        self.state = self.sampler.refresh(self.state, self.wf)
         return StepStats(
             float(energy),
             float(np.sqrt(variance / count)),
@@ -150,12 +187,25 @@ class VMC:
             gradient,
         )
 
-    def optimize(self, steps: int, samples: int, callback: Callable | None = None):
-        """Run ``steps`` optimisation steps of ``samples`` draws each; history as arrays."""
+    def optimize(
+        self,
+        steps: int,
+        samples: int,
+        callback: Callable | None = None,
+        convergence: Mapping[str, float] | None = None,
+    ):
+        """Run up to ``steps`` optimisation steps of ``samples`` draws each.
+
+        With ``convergence = {window: w, tolerance: tol}`` the loop stops early once
+        the mean energy of the last w steps differs from that of the w before by
+        less than tol.  Returns the history as arrays (one row per step taken).
+        """
         rows: dict[str, list] = {
             k: [] for k in ("energy", "energy_error", "variance", "acceptance", "grad_norm")
         }
         params = [self.params.copy()]
+        window = int(convergence.get("window", 20)) if convergence else 0
+        self.converged_at = -1
         for step in range(steps):
             stats = self.gradient_step(samples)
             rows["energy"].append(stats.energy)
@@ -166,28 +216,49 @@ class VMC:
             params.append(self.params.copy())
             if callback is not None:
                 callback(step, stats)
+            if window and step + 1 >= 2 * window:
+                recent = np.mean(rows["energy"][-window:])
+                before = np.mean(rows["energy"][-2 * window : -window])
+                if abs(recent - before) < convergence["tolerance"]:
+                    self.converged_at = step + 1
+                    break
         history = {k: np.asarray(v, dtype=float) for k, v in rows.items()}
         history["parameters"] = np.asarray(params)
         return history
 
-    def produce(self, samples: int) -> dict[str, Any]:
+    def produce(self, samples: int, bins: int = 100) -> dict[str, Any]:
         """Production sampling at fixed parameters: mean energy with a blocking error bar.
 
         The blocked series is the walker average of E_L at each round, summed over
         ranks, so its length is the same on every rank and the error accounts for
-        the autocorrelation along the chains.
+        the autocorrelation along the chains.  Also histograms the distance of each
+        particle from the trap centre (one-body density) and the pair distances,
+        over ranges of 5 and 7 oscillator lengths.
         """
         x = self.sample(samples)
         rounds = x.shape[0]
-        e_local = self.local_energy(x.reshape(-1, *x.shape[2:])).reshape(rounds, self.walkers)
+        flat = x.reshape(-1, *x.shape[2:])
+        e_local = self.local_energy(flat).reshape(rounds, self.walkers)
+        length = 1.0 / np.sqrt(self.hamiltonian.omega)
+        radial_edges = np.linspace(0.0, 5.0 * length, bins + 1)
+        pair_edges = np.linspace(0.0, 7.0 * length, bins + 1)
+        radial = np.histogram(np.linalg.norm(flat, axis=2), radial_edges)[0]
+        if flat.shape[1] > 1:
+            pair = np.histogram(pair_vectors(flat)[1], pair_edges)[0]
+        else:
+            pair = np.zeros(bins)
         sums = self.comm.sum(
-            np.concatenate([e_local.sum(axis=1), [np.sum(e_local**2), e_local.size]])
+            np.concatenate(
+                [e_local.sum(axis=1), [np.sum(e_local**2), e_local.size], radial, pair]
+            )
         )
-        count = sums[-1]
         series = sums[:rounds] / (self.walkers * self.comm.size)
+        e2_sum, count = sums[rounds : rounds + 2]
+        radial_counts = sums[rounds + 2 : rounds + 2 + bins]
+        pair_counts = sums[rounds + 2 + bins :]
         block = blocking_error(series) if rounds >= 2 else None
         energy = float(series.mean())
-        variance = max(float(sums[rounds] / count - energy**2), 0.0)
+        variance = max(float(e2_sum / count - energy**2), 0.0)
         error = block.error if block is not None else float(np.sqrt(variance / count))
         return {
             "energy": energy,
@@ -197,18 +268,18 @@ class VMC:
             "samples": int(count),
             "blocking_level": block.level if block is not None else 0,
             "energy_series": series,
+            "histograms": {
+                "radial_edges": radial_edges,
+                "radial_counts": radial_counts,
+                "pair_edges": pair_edges,
+                "pair_counts": pair_counts,
+            },
         }
 
 
 def run(spec: Mapping[str, Any], comm=None, callback: Callable | None = None) -> VMCResult:
     """Optimise and then measure the ansatz of a validated run spec."""
-    system_spec = spec["system"]
-    hamiltonian = HarmonicTrap(
-        system_spec["omega"],
-        system_spec["particles"],
-        system_spec["dim"],
-        system_spec["interaction"],
-    )
+    hamiltonian = build_hamiltonian(spec["system"])
     ansatz = build_ansatz(spec["ansatz"], hamiltonian)
     sampler_spec = spec["sampler"]
     vmc = VMC(
@@ -224,12 +295,16 @@ def run(spec: Mapping[str, Any], comm=None, callback: Callable | None = None) ->
     params_initial = vmc.params.copy()
     vmc.start(sampler_spec.get("burn_in", 200))
     opt = spec["optimizer"]
-    history = vmc.optimize(opt.get("steps", 100), opt.get("samples", 2000), callback)
-    prod = vmc.produce(spec["production"]["samples"])
+    history = vmc.optimize(
+        opt.get("steps", 100), opt.get("samples", 2000), callback, opt.get("convergence")
+    )
+    production = spec["production"]
+    prod = vmc.produce(production["samples"], production.get("bins", 100))
     return VMCResult(
         params_initial=params_initial,
         params_final=vmc.params.copy(),
         param_names=ansatz.param_names(),
         history=history,
+        converged_at=vmc.converged_at,
         **prod,
     )

@@ -1,59 +1,138 @@
-"""First-order optimisers of the variational parameters.
+"""Optimisers of the variational parameters and their learning-rate schedules.
 
 Each optimiser keeps its state in a plain dict of arrays (so a run can be
-checkpointed) and maps ``(params, gradient)`` to new parameters.
+checkpointed) and maps ``(params, gradient, state, metric)`` to new parameters
+and state.  ``gradient`` is the energy gradient 2(<E_L O> - <E_L><O>) with
+O = d ln psi / d p; ``metric`` is the covariance S = <O O^T> - <O><O>^T, which
+only stochastic reconfiguration asks for (``needs_metric``).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import scipy.linalg
 
 from nqsflow.errors import ConfigError
 
+SCHEDULES = ("constant", "exponential", "cosine", "inverse_time")
+
+
+class Schedule:
+    """Learning rate at optimisation step t (0-based).
+
+    constant: lr0; exponential: lr0 (lr1/lr0)^(t/T); cosine: lr1 + (lr0 - lr1)(1 + cos(pi t/T))/2;
+    inverse_time: lr0 / (1 + t/T).  T is ``decay_steps``; beyond it the rate stays at lr1.
+    """
+
+    def __init__(self, kind="constant", initial=0.05, final=None, decay_steps=100):
+        if kind not in SCHEDULES:
+            raise ConfigError(f"optimizer.schedule must be one of {SCHEDULES}, got {kind!r}")
+        self.kind, self.initial = kind, float(initial)
+        self.final = float(final) if final is not None else self.initial / 10
+        self.decay_steps = max(int(decay_steps), 1)
+
+    def __call__(self, t: int) -> float:
+        frac = min(t / self.decay_steps, 1.0)
+        if self.kind == "constant":
+            return self.initial
+        if self.kind == "exponential":
+            return self.initial * (self.final / self.initial) ** frac
+        if self.kind == "cosine":
+            return self.final + 0.5 * (self.initial - self.final) * (1 + math.cos(math.pi * frac))
+        return self.initial / (1.0 + t / self.decay_steps)
+
 
 class SGD:
-    """Plain gradient descent: p <- p - learning_rate * g."""
+    """Plain gradient descent: p <- p - lr(t) g."""
 
-    def __init__(self, learning_rate: float = 0.05):
-        self.learning_rate = float(learning_rate)
+    needs_metric = False
+
+    def __init__(self, schedule: Schedule):
+        self.schedule = schedule
 
     def init(self, params: np.ndarray) -> dict[str, np.ndarray]:
-        """Optimiser state for ``params`` (SGD keeps none)."""
-        return {}
+        """Optimiser state for ``params``: a step counter."""
+        return {"t": np.array(0)}
 
-    def update(self, params, gradient, state):
+    def update(self, params, gradient, state, metric=None):
         """New parameters and state after one step along ``-gradient``."""
-        return params - self.learning_rate * gradient, state
+        t = int(state["t"])
+        return params - self.schedule(t) * gradient, {"t": np.array(t + 1)}
 
 
 class Adam:
     """Adam (Kingma and Ba, 2015) with bias-corrected moment estimates."""
 
-    def __init__(self, learning_rate=0.05, beta1=0.9, beta2=0.999, eps=1e-8):
-        self.learning_rate = float(learning_rate)
+    needs_metric = False
+
+    def __init__(self, schedule: Schedule, beta1=0.9, beta2=0.999, eps=1e-8):
+        self.schedule = schedule
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
     def init(self, params: np.ndarray) -> dict[str, np.ndarray]:
         """Zero first and second moments and a step counter."""
         return {"m": np.zeros_like(params), "v": np.zeros_like(params), "t": np.array(0)}
 
-    def update(self, params, gradient, state):
+    def update(self, params, gradient, state, metric=None):
         """New parameters and state after one Adam step."""
         t = int(state["t"]) + 1
         m = self.beta1 * state["m"] + (1 - self.beta1) * gradient
         v = self.beta2 * state["v"] + (1 - self.beta2) * gradient**2
         m_hat = m / (1 - self.beta1**t)
         v_hat = v / (1 - self.beta2**t)
-        step = self.learning_rate * m_hat / (np.sqrt(v_hat) + self.eps)
+        step = self.schedule(t - 1) * m_hat / (np.sqrt(v_hat) + self.eps)
         return params - step, {"m": m, "v": v, "t": np.array(t)}
+
+
+class StochasticReconfiguration:
+    """Natural gradient (Sorella): p <- p - lr(t) (S + shift I)^-1 g / 2.
+
+    S is the covariance of O = d ln psi / d p over the samples, so the step is
+    an imaginary-time step projected on the variational manifold; the diagonal
+    shift regularises directions the samples do not resolve.
+    """
+
+    needs_metric = True
+
+    def __init__(self, schedule: Schedule, diag_shift: float = 0.01):
+        if diag_shift < 0:
+            raise ConfigError("optimizer.diag_shift must be >= 0")
+        self.schedule = schedule
+        self.diag_shift = float(diag_shift)
+
+    def init(self, params: np.ndarray) -> dict[str, np.ndarray]:
+        """Optimiser state for ``params``: a step counter."""
+        return {"t": np.array(0)}
+
+    def update(self, params, gradient, state, metric=None):
+        """New parameters and state after one natural-gradient step."""
+        if metric is None:
+            raise ValueError("stochastic reconfiguration needs the metric S")
+        t = int(state["t"])
+        shifted = metric + self.diag_shift * np.eye(len(params))
+        force = 0.5 * gradient
+        try:
+            direction = scipy.linalg.solve(shifted, force, assume_a="pos", check_finite=False)
+        except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
+            direction = np.linalg.lstsq(shifted, force, rcond=None)[0]
+        return params - self.schedule(t) * direction, {"t": np.array(t + 1)}
 
 
 def build_optimizer(spec: dict):
     """The optimiser named by a run spec's ``optimizer`` section."""
     kind = spec["kind"]
-    lr = spec.get("learning_rate", 0.05)
+    schedule = Schedule(
+        spec.get("schedule", "constant"),
+        spec.get("learning_rate", 0.05),
+        spec.get("final_learning_rate"),
+        spec.get("decay_steps", spec.get("steps", 100)),
+    )
     if kind == "sgd":
-        return SGD(lr)
+        return SGD(schedule)
     if kind == "adam":
-        return Adam(lr)
+        return Adam(schedule)
+    if kind == "sr":
+        return StochasticReconfiguration(schedule, spec.get("diag_shift", 0.01))
     raise ConfigError(f"optimizer.kind: unknown optimiser {kind!r}")
