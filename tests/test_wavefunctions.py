@@ -5,8 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nqsflow.vmc.geometry import pair_vectors
 from nqsflow.vmc.hamiltonians import HarmonicTrap
-from nqsflow.vmc.wavefunctions import RBM, Gaussian, PadeJastrow, ProductAnsatz, build_ansatz
+from nqsflow.vmc.wavefunctions import (
+    RBM,
+    Gaussian,
+    HardSphereJastrow,
+    PadeJastrow,
+    ProductAnsatz,
+    build_ansatz,
+)
 
 H = 1e-4
 
@@ -18,6 +26,8 @@ def _factors(particles, dim, omega):
         (Gaussian(omega, alpha=0.9), None),
         (PadeJastrow(dim, beta=0.6), None),
         (rbm, rbm.initial_params(rng)),
+        (Gaussian(omega, alpha=0.9, beta=2.2), None),
+        (HardSphereJastrow(radius=0.05), None),
     ]
 
 
@@ -28,11 +38,14 @@ def _params(factor, params):
 
 
 def _positions(particles, dim, walkers=5, seed=1):
-    return np.random.default_rng(seed).normal(scale=0.9, size=(walkers, particles, dim))
+    x = np.random.default_rng(seed).normal(scale=0.9, size=(walkers, particles, dim))
+    if walkers == 5:  # the derivative tests: stay outside the hard core of the test factor
+        assert pair_vectors(x)[1].min() > 0.1
+    return x
 
 
 @pytest.mark.parametrize("dim", [2, 3])
-@pytest.mark.parametrize("which", [0, 1, 2])
+@pytest.mark.parametrize("which", range(5))
 def test_coordinate_gradient_and_laplacian(dim, which):
     particles, omega = 3, 0.7
     factor, params = _factors(particles, dim, omega)[which]
@@ -53,7 +66,7 @@ def test_coordinate_gradient_and_laplacian(dim, which):
     np.testing.assert_allclose(lap, num_lap, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("which", [0, 1, 2])
+@pytest.mark.parametrize("which", range(5))
 def test_parameter_gradient(which):
     particles, dim, omega = 2, 2, 1.3
     factor, params = _factors(particles, dim, omega)[which]
@@ -104,3 +117,46 @@ def test_local_energy_of_exact_state_is_constant():
         x = _positions(3, dim, walkers=50)
         e_local = system.local_energy(*ansatz.grad_lap(p, x), x)
         np.testing.assert_allclose(e_local, 0.5 * 3 * dim * 0.5, rtol=1e-13)
+
+
+@pytest.mark.parametrize("which", range(5))
+def test_fused_evaluations_agree_with_the_separate_ones(which):
+    factor, params = _factors(3, 3, 0.7)[which]
+    p = _params(factor, params)
+    x = _positions(3, 3)
+    log_psi, grad = factor.log_psi_grad(p, x)
+    np.testing.assert_allclose(log_psi, factor.log_psi(p, x), rtol=1e-13)
+    g, l, o = factor.local_terms(p, x)
+    g2, l2 = factor.grad_lap(p, x)
+    np.testing.assert_allclose(grad, g2, rtol=1e-13)
+    np.testing.assert_allclose(g, g2, rtol=1e-13)
+    np.testing.assert_allclose(l, l2, rtol=1e-13)
+    np.testing.assert_allclose(o, factor.param_grad(p, x), rtol=1e-13)
+
+
+def test_hard_core_has_zero_amplitude():
+    jastrow = HardSphereJastrow(radius=0.5)
+    x = np.zeros((2, 2, 3))
+    x[0, 1, 0] = 0.4  # overlapping
+    x[1, 1, 0] = 0.6
+    log_psi = jastrow.log_psi(np.zeros(0), x)
+    assert log_psi[0] == -np.inf
+    assert log_psi[1] == pytest.approx(np.log(1 - 0.5 / 0.6))
+
+
+def test_elliptic_gaussian_is_exact_in_an_elliptic_trap():
+    lam = np.sqrt(8.0)
+    system = HarmonicTrap(1.3, 4, 3, "none", elliptic=lam)
+    ansatz = ProductAnsatz([Gaussian(1.3, alpha=1.0, beta=lam)])
+    p = ansatz.initial_params(None)
+    x = _positions(4, 3, walkers=20)
+    e_local = system.local_energy(*ansatz.grad_lap(p, x), x)
+    np.testing.assert_allclose(e_local, 4 * 1.3 * (2 + lam) / 2, rtol=1e-13)
+
+
+def test_hard_sphere_interaction_requires_the_hard_core_factor():
+    from nqsflow.errors import ConfigError
+
+    system = HarmonicTrap(1.0, 3, 3, "hard_sphere", radius=0.01)
+    with pytest.raises(ConfigError, match="hard_sphere_jastrow"):
+        build_ansatz([{"kind": "gaussian"}], system)

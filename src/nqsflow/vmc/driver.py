@@ -249,16 +249,19 @@ class VMC:
             pair = np.zeros(bins)
         sums = self.comm.sum(
             np.concatenate(
-                [e_local.sum(axis=1), [np.sum(e_local**2), e_local.size], radial, pair]
+                [e_local.sum(axis=1), [e_local.size], radial, pair]
             )
         )
         series = sums[:rounds] / (self.walkers * self.comm.size)
-        e2_sum, count = sums[rounds : rounds + 2]
-        radial_counts = sums[rounds + 2 : rounds + 2 + bins]
-        pair_counts = sums[rounds + 2 + bins :]
+        count = sums[rounds]
+        radial_counts = sums[rounds + 1 : rounds + 1 + bins]
+        pair_counts = sums[rounds + 1 + bins :]
         block = blocking_error(series) if rounds >= 2 else None
         energy = float(series.mean())
-        variance = max(float(e2_sum / count - energy**2), 0.0)
+        # second pass about the mean: <E^2> - <E>^2 would lose the zero variance of
+        # an exact state to round-off
+        deviation = e_local - energy
+        variance = float(self.comm.sum(np.array([np.sum(deviation**2)]))[0] / count)
         error = block.error if block is not None else float(np.sqrt(variance / count))
         return {
             "energy": energy,
