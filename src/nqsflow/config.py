@@ -103,16 +103,12 @@ def load_study(path: str | os.PathLike) -> dict[str, Any]:
 def check_study(config: Mapping[str, Any], source: str = "config") -> None:
     """Validate a study config: schema first, then rules a schema cannot say."""
     validate(config, "study", source)
-    design = config["design"]
-    seen: dict[float, str] = {}
-    for role in ROLES:
-        for omega in design[role]:
-            if omega in seen:
-                raise ConfigError(
-                    f"{source}: key 'design.{role}': omega={omega} is already a "
-                    f"{seen[omega]} point; each point has one role"
-                )
-            seen[omega] = role
+    from nqsflow.data.design import resolve_design  # late: nqsflow.data imports this module
+
+    try:
+        resolve_design(config)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 def load_runspec(path: str | os.PathLike) -> dict[str, Any]:
@@ -137,12 +133,11 @@ class Point:
 
 
 def study_points(config: Mapping[str, Any]) -> list[Point]:
-    """All points of a study, sorted by omega."""
-    points = [
-        Point(point_name(omega), float(omega), role)
-        for role in ROLES
-        for omega in config["design"][role]
-    ]
+    """All points of a study, sorted by omega (the design: :mod:`nqsflow.data.design`)."""
+    from nqsflow.data.design import resolve_design
+
+    design = resolve_design(config)
+    points = [Point(point_name(omega), omega, role) for role in ROLES for omega in design[role]]
     return sorted(points, key=lambda p: p.omega)
 
 
@@ -171,6 +166,7 @@ def runspec_for(config: Mapping[str, Any], ansatz: str, point: str) -> dict[str,
             "dim": system["dim"],
             "omega": p.omega,
             "interaction": system["interaction"],
+            **({"radius": system["radius"]} if "radius" in system else {}),
         },
         "ansatz": [dict(c) for c in vmc["ansatze"][ansatz]],
         "sampler": dict(vmc["sampler"]),

@@ -1,16 +1,19 @@
-"""The generate stage: exact reference energies of the study's points, as an artifact.
+"""The generate stage: the reference energies of the study's points, as an artifact.
 
 Artifact layout (schema ``nqsflow.data/1``; later stages read exactly these names),
 every dataset of length ``n_points``, sorted by omega:
 
 - ``/points/name`` (str, :func:`~nqsflow.config.point_name`), ``/points/omega``
   (float64), ``/points/role`` (str: train/test/target);
-- ``/exact/energy`` (hartree: interacting ground state, or the non-interacting one
-  when ``system.interaction`` is ``"none"``), ``/exact/noninteracting``
-  (``N * d * omega / 2``); attributes ``method`` (solver and tolerance),
-  ``tolerance`` (float);
+- ``/exact/energy`` (hartree): with ``data.source: exact`` the two-body energy of
+  :func:`~nqsflow.data.two_body_energy` (the non-interacting one when
+  ``system.interaction`` is ``"none"``); with ``data.source: table`` the
+  tabulated value.  ``/exact/error`` is its one-sigma error (0 for the solver),
+  ``/exact/method`` and ``/exact/citation`` (str) say where each value comes
+  from; ``/exact/noninteracting`` is ``N * d * omega / 2``.  Attributes
+  ``source``, ``method`` and ``tolerance`` (float; 0 for analytic values);
 - ``/observations/energy`` (exact plus Gaussian noise of std ``data.noise``),
-  ``/observations/energy_error`` (that std at every point; 0.0 without noise).
+  ``/observations/energy_error`` (``sqrt(error^2 + noise^2)`` at every point).
 """
 
 from __future__ import annotations
@@ -24,13 +27,8 @@ import numpy as np
 
 from nqsflow.artifacts import provenance, write_artifact
 from nqsflow.config import study_points
-from nqsflow.data.two_body import (
-    ANALYTIC,
-    METHOD,
-    TOLERANCE,
-    noninteracting_energy,
-    two_body_energy,
-)
+from nqsflow.data import hard_sphere, two_body
+from nqsflow.data.table import table_rows
 from nqsflow.errors import ConfigError
 
 SCHEMA = "nqsflow.data/1"
@@ -43,8 +41,58 @@ def stage_config(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def noise_rng(config: Mapping[str, Any]) -> np.random.Generator:
-    """The generator of the observational noise, fixed by ``config["seed"]``."""
-    return np.random.default_rng(np.random.SeedSequence(int(config["seed"])))
+    """The generator of the observational noise, fixed by ``data.seed`` or the study seed."""
+    seed = config.get("data", {}).get("seed", config["seed"])
+    return np.random.default_rng(np.random.SeedSequence(int(seed)))
+
+
+def exact_values(config: Mapping[str, Any], omega: np.ndarray) -> dict[str, Any]:
+    """The ``/exact`` group at the frequencies ``omega`` (shape ``(n,)``), from the data source."""
+    system = config["system"]
+    if config.get("data", {}).get("source", "exact") == "table":
+        rows = {row.omega: row for row in table_rows(config)}
+        picked = [rows[w] for w in omega.tolist()]  # the design holds table omegas exactly
+        return {
+            "@attrs": {
+                "source": "table",
+                "method": "tabulated: " + str(config.get("data", {}).get("table", "literature")),
+                "tolerance": 0.0,
+            },
+            "energy": np.array([r.energy for r in picked], dtype=np.float64),
+            "error": np.array([r.error for r in picked], dtype=np.float64),
+            "method": np.array([r.method for r in picked], dtype=str),
+            "citation": np.array([r.citation for r in picked], dtype=str),
+        }
+    if system["particles"] != 2:
+        raise ConfigError(
+            f"key 'system.particles': exact reference energies exist for 2 particles only, "
+            f"not {system['particles']}; use data.source: table"
+        )
+    if float(system.get("elliptic", 1.0)) != 1.0:
+        raise ConfigError("key 'system.elliptic': the exact solver needs an isotropic trap")
+    dim, interaction = int(system["dim"]), system["interaction"]
+    radius = system.get("radius") if interaction == "hard_sphere" else None
+    method, tolerance = {
+        "none": (two_body.ANALYTIC, 0.0),
+        "coulomb": (two_body.METHOD, two_body.TOLERANCE),
+        "hard_sphere": (hard_sphere.METHOD, hard_sphere.TOLERANCE),
+    }[interaction]
+    energy = np.array(
+        [
+            two_body.two_body_energy(w, dim=dim, interaction=interaction, radius=radius)
+            for w in omega.tolist()
+        ],
+        dtype=np.float64,
+    )
+    return {
+        "@attrs": {"source": "exact", "method": method, "tolerance": tolerance},
+        "energy": energy,
+        "error": np.zeros(omega.size),
+        "method": np.full(
+            omega.size, "analytic" if interaction == "none" else "two-body solver (collocation)"
+        ),
+        "citation": np.full(omega.size, "this work (nqsflow.data)"),
+    }
 
 
 def generate_reference(
@@ -56,13 +104,6 @@ def generate_reference(
     standard normal is drawn per point whatever ``data.noise`` is, so studies
     that differ only in the noise level share their random numbers.
     """
-    system = config["system"]
-    if system["particles"] != 2:
-        raise ConfigError(
-            f"key 'system.particles': exact reference energies exist for 2 particles only, "
-            f"not {system['particles']}"
-        )
-    dim, interaction = int(system["dim"]), system["interaction"]
     noise = float(config.get("data", {}).get("noise", 0.0))
     if not 0.0 <= noise < np.inf:
         raise ConfigError(f"key 'data.noise': must be finite and >= 0, not {noise}")
@@ -71,27 +112,22 @@ def generate_reference(
 
     points = study_points(config)
     omega = np.array([p.omega for p in points], dtype=np.float64)
-    exact = np.array(
-        [two_body_energy(w, dim=dim, interaction=interaction) for w in omega], dtype=np.float64
+    exact = exact_values(config, omega)
+    observed = exact["energy"] + noise * rng.standard_normal(omega.size)
+    system = config["system"]
+    exact["noninteracting"] = two_body.noninteracting_energy(
+        omega, system["particles"], int(system["dim"])
     )
-    observed = exact + noise * rng.standard_normal(omega.size)
     return {
         "points": {
             "name": np.array([p.name for p in points], dtype=str),
             "omega": omega,
             "role": np.array([p.role for p in points], dtype=str),
         },
-        "exact": {
-            "@attrs": {
-                "method": METHOD if interaction == "coulomb" else ANALYTIC,
-                "tolerance": TOLERANCE if interaction == "coulomb" else 0.0,
-            },
-            "energy": exact,
-            "noninteracting": noninteracting_energy(omega, system["particles"], dim),
-        },
+        "exact": exact,
         "observations": {
             "energy": observed,
-            "energy_error": np.full(omega.size, noise),
+            "energy_error": np.sqrt(exact["error"] ** 2 + noise**2),
         },
     }
 

@@ -1,7 +1,8 @@
 """Exact energies of two particles in an isotropic harmonic trap (hbar = m = 1).
 
 The Hamiltonian is ``sum_i (-nabla_i^2 / 2 + omega^2 r_i^2 / 2) + lambda / |r1 - r2|``
-in ``dim`` dimensions, energies in hartree for the Coulomb case (lambda = 1).  It
+in ``dim`` dimensions, energies in hartree for the Coulomb case (lambda = 1).  The
+hard-sphere contact is solved in :mod:`nqsflow.data.hard_sphere`.  It
 separates into the centre of mass (mass 2, energy ``dim * omega / 2`` in its
 ground state) and the relative motion (reduced mass 1/2, same frequency):
 
@@ -24,14 +25,15 @@ accepted only when both agree to :data:`TOLERANCE`.
 from __future__ import annotations
 
 import math
-from functools import cache
 
 import numpy as np
 import scipy.linalg
 
+from nqsflow.data import hard_sphere
+from nqsflow.data.chebyshev import chebyshev
 from nqsflow.errors import ConvergenceError
 
-INTERACTIONS = ("none", "coulomb")
+INTERACTIONS = ("none", "coulomb", "hard_sphere")
 TOLERANCE = 1e-9
 """Agreement demanded of the two grids, relative to ``max(1, |E|)`` (hartree)."""
 
@@ -57,22 +59,33 @@ def noninteracting_energy(omega, particles: int, dim: int):
     return float(energy) if energy.ndim == 0 else energy
 
 
-def two_body_energy(omega: float, dim: int = 2, interaction: str = "coulomb", m: int = 0) -> float:
+def two_body_energy(
+    omega: float,
+    dim: int = 2,
+    interaction: str = "coulomb",
+    m: int = 0,
+    radius: float | None = None,
+) -> float:
     """Lowest energy (hartree) of two particles in a ``dim``-D trap of frequency ``omega``.
 
     ``m`` labels the relative motion: the angular momentum ``m`` in 2D (sign
     irrelevant), ``l`` in 3D, the parity (0 even, 1 odd) in 1D.  The centre of
-    mass is in its ground state.  ``interaction`` is ``"none"`` (analytic) or
-    ``"coulomb"`` (``1/r12``, solved numerically).  In 1D the Coulomb wall forces
-    the wave function to vanish at contact, so both parities give the same energy.
-    Raises :class:`ConvergenceError` when the two grids disagree.
+    mass is in its ground state.  ``interaction`` is ``"none"`` (analytic),
+    ``"coulomb"`` (``1/r12``) or ``"hard_sphere"`` (no overlap closer than
+    ``radius``), the last two solved numerically.  In 1D a Coulomb wall or a hard
+    core forces the wave function to vanish at contact, so both parities give
+    the same energy.  Raises :class:`ConvergenceError` when the grids disagree.
     """
     _check(omega, dim, m)
     if interaction not in INTERACTIONS:
         raise ValueError(f"interaction must be one of {INTERACTIONS}, not {interaction!r}")
+    if (radius is not None) != (interaction == "hard_sphere"):
+        raise ValueError("a radius is given with, and only with, the 'hard_sphere' interaction")
     centre = dim * omega / 2
     if interaction == "none":
         return centre + omega * (_nu(dim, m) + 1)
+    if interaction == "hard_sphere":
+        return centre + hard_sphere.hard_sphere_relative_energy(omega, radius, dim, m)
     return centre + relative_energy(omega, dim, m, strength=1.0)
 
 
@@ -130,22 +143,9 @@ def _nu(dim: int, m: int) -> float:
     return abs(m) + dim / 2 - 1
 
 
-@cache
-def _chebyshev(nodes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss-Lobatto points ``t`` in [-1, 1] (descending) and the differentiation matrix."""
-    k = np.arange(nodes + 1)
-    t = np.cos(np.pi * k / nodes)
-    c = np.where((k == 0) | (k == nodes), 2.0, 1.0) * (-1.0) ** k
-    dt = t[:, None] - t[None, :]
-    d = np.outer(c, 1 / c) / (dt + np.eye(nodes + 1))
-    d -= np.diag(d.sum(axis=1))
-    t.flags.writeable = d.flags.writeable = False
-    return t, d
-
-
 def _lowest(omega: float, s: float, strength: float, nodes: int, box: float) -> float:
     """Lowest eigenvalue of the collocated f-equation on [0, box] with f(box) = 0."""
-    t, d = _chebyshev(nodes)
+    t, d = chebyshev(nodes)
     r = box * (1 - t) / 2  # r = 0 at t = 1 (first node), r = box at t = -1 (last node)
     d1 = -(2 / box) * d
     d2 = d1 @ d1

@@ -1,0 +1,119 @@
+"""Tabulated literature energies: the ``table`` data source.
+
+A table is a CSV file (``#`` lines are comments) with the columns of
+:data:`COLUMNS`, one row per state: ``energy`` and its one-sigma ``error`` in
+hartree, ``m`` the relative angular momentum, ``method`` and ``citation`` the
+source.  The package ships ``tables/literature.csv`` (name ``"literature"``);
+``data.table`` may instead name a CSV file of the same layout.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from nqsflow.errors import ConfigError
+
+COLUMNS = (
+    "system", "particles", "dim", "interaction", "m", "omega", "energy", "error", "method",
+    "citation",
+)  # fmt: skip
+DEFAULT_TABLE = "literature"
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One tabulated state (energies in hartree)."""
+
+    system: str
+    particles: int
+    dim: int
+    interaction: str
+    m: int
+    omega: float
+    energy: float
+    error: float
+    method: str
+    citation: str
+
+
+@cache
+def load_table(name: str = DEFAULT_TABLE) -> tuple[TableRow, ...]:
+    """The rows of a shipped table (``name`` without suffix) or of a CSV file ``name``.
+
+    Raises :class:`ConfigError` naming the file and row when a value is missing
+    or not a number, or an energy error is negative.
+    """
+    if name.endswith(".csv"):
+        path = Path(name)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ConfigError(f"key 'data.table': cannot read {path} ({exc.strerror})") from None
+    else:
+        resource = resources.files("nqsflow") / "data" / "tables" / f"{name}.csv"
+        if not resource.is_file():
+            raise ConfigError(f"key 'data.table': no shipped table named {name!r}")
+        text, path = resource.read_text(), Path(str(resource))
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    reader = csv.DictReader(io.StringIO("\n".join(lines)))
+    missing = set(COLUMNS) - set(reader.fieldnames or ())
+    if missing:
+        raise ConfigError(f"{path}: table lacks column(s) {sorted(missing)}")
+    rows = []
+    for number, raw in enumerate(reader, start=1):
+        try:
+            row = TableRow(
+                system=raw["system"],
+                particles=int(raw["particles"]),
+                dim=int(raw["dim"]),
+                interaction=raw["interaction"],
+                m=int(raw["m"]),
+                omega=float(raw["omega"]),
+                energy=float(raw["energy"]),
+                error=float(raw["error"]),
+                method=raw["method"],
+                citation=raw["citation"],
+            )
+        except (TypeError, ValueError):
+            raise ConfigError(f"{path}: data row {number} has a missing or bad value") from None
+        if not (row.omega > 0 and math.isfinite(row.energy) and 0 <= row.error < math.inf):
+            raise ConfigError(f"{path}: data row {number} needs omega > 0, energy, error >= 0")
+        if not row.citation.strip():
+            raise ConfigError(f"{path}: data row {number} has no citation")
+        rows.append(row)
+    return tuple(rows)
+
+
+def table_rows(config: Mapping[str, Any]) -> list[TableRow]:
+    """The rows of ``data.table`` that describe the study's system, sorted by omega.
+
+    A row matches on particles, dimension, interaction and ``data.m`` (default 0,
+    the ground state); :class:`ConfigError` if none does or two share an omega.
+    """
+    system = config["system"]
+    data = config.get("data", {})
+    m = int(data.get("m", 0))
+    rows = [
+        r
+        for r in load_table(str(data.get("table", DEFAULT_TABLE)))
+        if (r.particles, r.dim, r.interaction, r.m)
+        == (system["particles"], system["dim"], system["interaction"], m)
+    ]
+    if not rows:
+        raise ConfigError(
+            f"key 'data.table': no row for {system['particles']} particles, dim={system['dim']}, "
+            f"interaction {system['interaction']!r}, m={m}"
+        )
+    rows.sort(key=lambda r: r.omega)
+    for a, b in zip(rows[:-1], rows[1:], strict=True):
+        if math.isclose(a.omega, b.omega, rel_tol=1e-12):
+            raise ConfigError(f"key 'data.table': two rows at omega={a.omega:g} for this system")
+    return rows
