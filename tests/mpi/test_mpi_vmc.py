@@ -82,3 +82,64 @@ def test_bad_run_spec_fails_every_rank_promptly(tmp_path):
     assert "nqsflow.vmc: error:" in proc.stderr and "Traceback" not in proc.stderr
     assert time.perf_counter() - start < 30
     assert not (tmp_path / "x.h5").exists()
+
+
+def _long_spec(tmp_path):
+    spec = {
+        "system": {"particles": 2, "dim": 2, "omega": 1.0, "interaction": "coulomb"},
+        "ansatz": [{"kind": "gaussian"}, {"kind": "pade_jastrow"}],
+        "sampler": {"kind": "langevin", "walkers": 200, "burn_in": 10, "thin": 1},
+        "optimizer": {"kind": "adam", "steps": 10**6, "samples": 400},
+        "production": {"samples": 1000},
+        "seed": 4,
+    }
+    path = tmp_path / "long.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_a_killed_rank_brings_the_job_down_promptly(tmp_path):
+    import os
+    import signal
+
+    out = tmp_path / "never.h5"
+    cmd = [tool("mpiexec"), "-n", "2", sys.executable, "-m", "nqsflow.vmc",
+           str(_long_spec(tmp_path)), "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.0)  # both ranks are in the optimisation loop by now
+    pattern = f"^{sys.executable} -m nqsflow.vmc .*{out}"
+    ranks = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
+    pids = [int(p) for p in ranks.stdout.split()]
+    assert len(pids) == 2, "expected two rank processes"
+    victim = pids[1]
+    start = time.perf_counter()
+    os.kill(victim, signal.SIGKILL)
+    try:
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0
+    assert time.perf_counter() - start < 30
+    assert not out.exists()
+
+
+def test_an_exception_on_rank_zero_ends_the_job_with_its_message(tmp_path):
+    spec = {
+        "system": {"particles": 2, "dim": 2, "omega": 1.0, "interaction": "none"},
+        "ansatz": [{"kind": "gaussian"}],
+        "sampler": {"kind": "metropolis", "walkers": 50, "burn_in": 5},
+        "optimizer": {"kind": "sgd", "steps": 2, "samples": 100},
+        "production": {"samples": 200},
+        "seed": 1,
+    }
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    target = tmp_path / "a-directory.h5"
+    target.mkdir()  # rank 0 cannot write its artifact here
+    proc = subprocess.run(
+        [tool("mpiexec"), "-n", "2", sys.executable, "-m", "nqsflow.vmc", str(path), "--out",
+         str(target)], capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "rank 0" in proc.stderr and "IsADirectoryError" in proc.stderr

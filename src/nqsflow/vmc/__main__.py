@@ -13,8 +13,11 @@ import time
 from nqsflow.cli import run_cli
 from nqsflow.config import load_runspec
 from nqsflow.vmc.artifact import write_result
+from nqsflow.vmc.checkpoint import Checkpointer, checkpoint_path
 from nqsflow.vmc.driver import run
 from nqsflow.vmc.parallel import world
+
+INTERRUPTED = 75  # EX_TEMPFAIL: stopped by SIGTERM/SIGUSR1 after writing a checkpoint
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -22,6 +25,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("runspec", help="YAML run spec (system, ansatz, sampler, ...)")
     parser.add_argument("--out", required=True, help="HDF5 artifact to write")
     parser.add_argument("--log-every", type=int, default=25, help="optimisation steps per line")
+    parser.add_argument(
+        "--checkpoint",
+        help="checkpoint file (default: OUT with .checkpoint.h5); resumed if present",
+    )
+    parser.add_argument(
+        "--checkpoint-every", type=int, default=50, help="steps between checkpoints (0: only at "
+        "the end of the optimisation and on SIGTERM/SIGUSR1)"
+    )
     return parser.parse_args(argv)
 
 
@@ -40,9 +51,25 @@ def main(argv=None) -> int:
                 flush=True,
             )
 
-    result = run(spec, comm=comm, callback=log)
+    checkpointer = Checkpointer(
+        args.checkpoint or checkpoint_path(args.out), spec, comm, args.checkpoint_every
+    )
+    snapshot = checkpointer.resume()
+    if snapshot is not None and comm.rank == 0:
+        print(f"resuming from {checkpointer.path} at step {snapshot['step']}", file=sys.stderr)
+    checkpointer.install()
+    result = run(spec, comm=comm, callback=log, monitor=checkpointer, snapshot=snapshot)
+    if result is None:
+        if comm.rank == 0:
+            print(
+                f"interrupted by a signal at step {checkpointer.interrupted_at}; state saved to "
+                f"{checkpointer.path}: run the same command again to resume",
+                file=sys.stderr,
+            )
+        return INTERRUPTED
     if comm.rank == 0:
         write_result(args.out, spec, result, comm.size)
+        checkpointer.remove()
         print(
             f"E = {result.energy:.6f} +- {result.energy_error:.6f} (variance "
             f"{result.variance:.3e}, {result.samples} samples, {comm.size} ranks, "
@@ -64,7 +91,7 @@ def entry(argv=None) -> int:
         sys.stderr.flush()
         comm.abort(1)
         raise
-    if status != 0:
+    if status not in (0, INTERRUPTED):
         comm.abort(status)
     return status
 

@@ -24,6 +24,7 @@ from nqsflow.vmc.samplers import SamplerState, build_sampler, burn_in
 from nqsflow.vmc.wavefunctions import ProductAnsatz, build_ansatz
 
 PARAMS_STREAM = 1 << 30  # spawn key of the parameter stream, apart from any rank's
+HISTORY_KEYS = ("energy", "energy_error", "variance", "acceptance", "grad_norm", "parameters")
 
 
 class BoundWavefunction:
@@ -94,8 +95,12 @@ class VMC:
         self.rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(self.comm.rank,)))
         param_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(PARAMS_STREAM,)))
         self.params = ansatz.initial_params(param_rng)
+        self.params_initial = self.params.copy()
         self.opt_state = optimizer.init(self.params)
         self.state: SamplerState | None = None
+        self.step = 0
+        self.converged_at = -1
+        self.history: dict[str, list] = {k: [] for k in HISTORY_KEYS}
 
     @property
     def wf(self) -> BoundWavefunction:
@@ -193,38 +198,82 @@ class VMC:
         samples: int,
         callback: Callable | None = None,
         convergence: Mapping[str, float] | None = None,
-    ):
-        """Run up to ``steps`` optimisation steps of ``samples`` draws each.
+        monitor=None,
+    ) -> bool:
+        """Continue the optimisation up to ``steps`` steps of ``samples`` draws each.
 
-        With ``convergence = {window: w, tolerance: tol}`` the loop stops early once
-        the mean energy of the last w steps differs from that of the w before by
-        less than tol.  Returns the history as arrays (one row per step taken).
+        Resumable: the step counter and history live on the object (see
+        :meth:`snapshot`).  With ``convergence = {window: w, tolerance: tol}`` the
+        loop stops early once the mean energy of the last w steps differs from that
+        of the w before by less than tol.  ``monitor.after_step(vmc)`` runs after
+        every step (checkpoints); when it returns True the loop stops at once and
+        this returns False (interrupted), else True.
         """
-        rows: dict[str, list] = {
-            k: [] for k in ("energy", "energy_error", "variance", "acceptance", "grad_norm")
-        }
-        params = [self.params.copy()]
         window = int(convergence.get("window", 20)) if convergence else 0
-        self.converged_at = -1
-        for step in range(steps):
+        rows = self.history
+        while self.step < steps and self.converged_at < 0:
             stats = self.gradient_step(samples)
             rows["energy"].append(stats.energy)
             rows["energy_error"].append(stats.energy_error)
             rows["variance"].append(stats.variance)
             rows["acceptance"].append(stats.acceptance)
             rows["grad_norm"].append(float(np.linalg.norm(stats.gradient)))
-            params.append(self.params.copy())
+            rows["parameters"].append(self.params.copy())
+            self.step += 1
             if callback is not None:
-                callback(step, stats)
-            if window and step + 1 >= 2 * window:
+                callback(self.step - 1, stats)
+            if window and self.step >= 2 * window:
                 recent = np.mean(rows["energy"][-window:])
                 before = np.mean(rows["energy"][-2 * window : -window])
                 if abs(recent - before) < convergence["tolerance"]:
-                    self.converged_at = step + 1
-                    break
-        history = {k: np.asarray(v, dtype=float) for k, v in rows.items()}
-        history["parameters"] = np.asarray(params)
-        return history
+                    self.converged_at = self.step
+            if monitor is not None and monitor.after_step(self):
+                return False
+        return True
+
+    def history_arrays(self) -> dict[str, np.ndarray]:
+        """The optimisation history as arrays; ``parameters`` has one more row (the start)."""
+        out = {k: np.asarray(v, dtype=float) for k, v in self.history.items()}
+        out["parameters"] = np.asarray([self.params_initial, *self.history["parameters"]])
+        return out
+
+    def snapshot(self) -> dict[str, Any]:
+        """This rank's complete state: enough to continue bit for bit (see :meth:`restore`)."""
+        state = self.state
+        return {
+            "step": self.step,
+            "converged_at": self.converged_at,
+            "params": self.params.copy(),
+            "params_initial": self.params_initial.copy(),
+            "optimizer": {k: np.asarray(v).copy() for k, v in self.opt_state.items()},
+            "history": {k: np.asarray(v, dtype=float) for k, v in self.history.items()},
+            "positions": state.positions.copy(),
+            "log_psi": state.log_psi.copy(),
+            "drift": None if state.drift is None else state.drift.copy(),
+            "step_size": state.step,
+            "accepted": state.accepted,
+            "proposed": state.proposed,
+            "rng": self.rng.bit_generator.state,
+        }
+
+    def restore(self, snap: Mapping[str, Any]) -> None:
+        """Continue from a :meth:`snapshot` taken by the same rank of an identical run."""
+        self.step = int(snap["step"])
+        self.converged_at = int(snap["converged_at"])
+        self.params = np.array(snap["params"], dtype=float)
+        self.params_initial = np.array(snap["params_initial"], dtype=float)
+        self.opt_state = {k: np.array(v) for k, v in snap["optimizer"].items()}
+        self.history = {k: list(np.asarray(v)) for k, v in snap["history"].items()}
+        drift = snap.get("drift")
+        self.state = SamplerState(
+            np.array(snap["positions"]),
+            np.array(snap["log_psi"]),
+            None if drift is None else np.array(drift),
+            float(snap["step_size"]),
+            int(snap["accepted"]),
+            int(snap["proposed"]),
+        )
+        self.rng.bit_generator.state = snap["rng"]
 
     def produce(self, samples: int, bins: int = 100) -> dict[str, Any]:
         """Production sampling at fixed parameters: mean energy with a blocking error bar.
@@ -280,14 +329,13 @@ class VMC:
         }
 
 
-def run(spec: Mapping[str, Any], comm=None, callback: Callable | None = None) -> VMCResult:
-    """Optimise and then measure the ansatz of a validated run spec."""
+def build_vmc(spec: Mapping[str, Any], comm=None) -> VMC:
+    """The VMC object of a validated run spec, before burn-in."""
     hamiltonian = build_hamiltonian(spec["system"])
-    ansatz = build_ansatz(spec["ansatz"], hamiltonian)
     sampler_spec = spec["sampler"]
-    vmc = VMC(
+    return VMC(
         hamiltonian,
-        ansatz,
+        build_ansatz(spec["ansatz"], hamiltonian),
         build_sampler(sampler_spec, hamiltonian.omega),
         build_optimizer(spec["optimizer"]),
         seed=spec["seed"],
@@ -295,19 +343,42 @@ def run(spec: Mapping[str, Any], comm=None, callback: Callable | None = None) ->
         thin=sampler_spec.get("thin", 4),
         comm=comm,
     )
-    params_initial = vmc.params.copy()
-    vmc.start(sampler_spec.get("burn_in", 200))
+
+
+def run(
+    spec: Mapping[str, Any],
+    comm=None,
+    callback: Callable | None = None,
+    *,
+    monitor=None,
+    snapshot: Mapping[str, Any] | None = None,
+) -> VMCResult | None:
+    """Optimise and then measure the ansatz of a validated run spec.
+
+    ``snapshot`` (this rank's, from :meth:`VMC.snapshot`) resumes an interrupted
+    run; ``monitor`` sees every step and the end of the optimisation (it writes
+    checkpoints).  Returns None when the monitor interrupted the run.
+    """
+    vmc = build_vmc(spec, comm)
+    if snapshot is not None:
+        vmc.restore(snapshot)
+    else:
+        vmc.start(spec["sampler"].get("burn_in", 200))
     opt = spec["optimizer"]
-    history = vmc.optimize(
-        opt.get("steps", 100), opt.get("samples", 2000), callback, opt.get("convergence")
+    finished = vmc.optimize(
+        opt.get("steps", 100), opt.get("samples", 2000), callback, opt.get("convergence"), monitor
     )
+    if not finished:
+        return None
+    if monitor is not None:
+        monitor.after_optimization(vmc)
     production = spec["production"]
     prod = vmc.produce(production["samples"], production.get("bins", 100))
     return VMCResult(
-        params_initial=params_initial,
+        params_initial=vmc.params_initial.copy(),
         params_final=vmc.params.copy(),
-        param_names=ansatz.param_names(),
-        history=history,
+        param_names=vmc.ansatz.param_names(),
+        history=vmc.history_arrays(),
         converged_at=vmc.converged_at,
         **prod,
     )

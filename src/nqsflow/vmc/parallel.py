@@ -1,7 +1,8 @@
 """Communicators the VMC driver is given: serial for tests, MPI for runs.
 
-The driver only ever sums arrays over ranks and broadcasts from rank 0, so
-both classes expose just ``rank``, ``size``, ``sum`` and ``bcast``.
+The numerics only ever sum arrays over ranks; checkpoints also gather each
+rank's state on rank 0.  Both classes expose ``rank``, ``size``, ``sum``,
+``bcast``, ``gather`` and ``abort``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ class SerialComm:
     def bcast(self, obj):
         """Rank 0's ``obj`` on every rank."""
         return obj
+
+    def gather(self, obj) -> list:
+        """Every rank's ``obj`` as a list on rank 0."""
+        return [obj]
 
     def abort(self, code: int = 1) -> None:
         """End the job (serial: nothing else to end)."""
@@ -52,6 +57,10 @@ class MPIComm:
     def bcast(self, obj):
         """Rank 0's ``obj`` on every rank."""
         return self.comm.bcast(obj, root=0)
+
+    def gather(self, obj) -> list | None:
+        """Every rank's ``obj`` as a list on rank 0 (None on the other ranks)."""
+        return self.comm.gather(obj, root=0)
 
     def abort(self, code: int = 1) -> None:
         """Bring every rank down at once, so one failing rank never hangs the job."""
