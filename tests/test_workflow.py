@@ -107,3 +107,41 @@ def test_whole_study_runs_end_to_end(tmp_path):
 
     again = _snakemake(tmp_path, "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.slow
+def test_rerun_of_a_killed_vmc_job_resumes_from_its_checkpoint(tmp_path):
+    import signal
+
+    config = {**TINY, "vmc": {**TINY["vmc"],
+                              "optimizer": {"kind": "sr", "learning_rate": 0.05,
+                                            "steps": 3000, "samples": 1000}}}
+    target = "results/tiny/vmc/dot/gauss-pade/omega1.h5"
+    checkpoint = tmp_path / "results/tiny/vmc/dot/gauss-pade/omega1.checkpoint.h5"
+    config_path = tmp_path / "study.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    cmd = [tool("snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+           "--configfile", str(config_path), "--cores", "1", target]
+    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 120
+    while not checkpoint.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    assert checkpoint.exists(), "the VMC job never wrote a checkpoint"
+    # what SLURM does at the wall-time limit: SIGTERM to the job's processes
+    pattern = f"python -m nqsflow.vmc {target.replace('.h5', '.yaml')}"
+    pids = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
+    assert pids
+    for pid in pids:
+        os.kill(int(pid), signal.SIGTERM)
+    first.wait(timeout=60)
+    assert first.returncode != 0
+    assert checkpoint.exists() and not (tmp_path / target).exists()
+
+    second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert second.returncode == 0, second.stderr[-2000:]
+    log = (tmp_path / "logs/tiny/vmc/gauss-pade/omega1.log").read_text()
+    assert f"resuming from {target.replace('.h5', '.checkpoint.h5')}" in log
+    assert not checkpoint.exists()
+    energies = read_artifact(tmp_path / target)["optimization"]["energy"]
+    assert energies.shape == (3000,)
