@@ -30,9 +30,28 @@ ROLES = ("train", "test", "target")
 @cache
 def _schemas() -> dict[str, dict]:
     folder = resources.files("nqsflow") / "schemas"
-    return {
+    schemas = {
         name: json.loads((folder / f"{name}.schema.json").read_text())
         for name in ("study", "runspec")
+    }
+    schemas["runspec"]["$defs"]["factor"] = _factor_schema()
+    return schemas
+
+
+def _factor_schema() -> dict:
+    # each ansatz factor declares its own options, so a new factor is one class
+    from nqsflow.vmc.wavefunctions import FACTORS
+
+    return {
+        "oneOf": [
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["kind"],
+                "properties": {"kind": {"const": kind}, **cls.options},
+            }
+            for kind, cls in FACTORS.items()
+        ]
     }
 
 
@@ -57,8 +76,7 @@ def _matching_branch(errors: list) -> list:
         for e in errors
         if e.validator == "const" and list(e.relative_path)[-1:] == ["kind"]
     }
-    kept = [e for e in errors if e.relative_schema_path[0] not in wrong_kind]
-    return kept or errors
+    return [e for e in errors if e.relative_schema_path[0] not in wrong_kind]
 
 
 def validate(document: Mapping[str, Any], kind: str, source: str = "config") -> None:
@@ -73,7 +91,14 @@ def validate(document: Mapping[str, Any], kind: str, source: str = "config") -> 
     # oneOf failures hide the useful message in a sub-error: pick the deepest,
     # ignoring the branches whose 'kind' does not match.
     while error.context:
-        error = jsonschema.exceptions.best_match(_matching_branch(error.context))
+        branch = _matching_branch(error.context)
+        if not branch:  # no branch has this kind
+            kinds = sorted(e.validator_value for e in error.context if e.validator == "const")
+            kind = error.instance.get("kind") if isinstance(error.instance, dict) else None
+            raise ConfigError(
+                f"{source}: key '{_key_path(error)}.kind': {kind!r} is not one of {kinds}"
+            )
+        error = jsonschema.exceptions.best_match(branch)
     raise ConfigError(f"{source}: key '{_key_path(error)}': {error.message}")
 
 

@@ -28,13 +28,33 @@ from nqsflow.errors import ConfigError
 from nqsflow.vmc.geometry import pair_vectors, scatter
 from nqsflow.vmc.hamiltonians import HarmonicTrap
 
+FACTORS: dict[str, type[Factor]] = {}  # kind -> class, filled as factor classes are defined
+
+POSITIVE = {"type": "number", "exclusiveMinimum": 0}
+
 
 class Factor:
-    """One factor of the trial wave function (one additive term of ln psi)."""
+    """One factor of the trial wave function (one additive term of ln psi).
 
-    kind = "factor"
+    A subclass with a ``kind`` registers itself: run specs name it by that kind,
+    ``options`` is the JSON schema of its keyword options, and ``from_spec``
+    builds it for a Hamiltonian.  Nothing else needs to change for a new ansatz.
+    """
+
+    kind = ""
+    options: dict[str, dict] = {}
     uses_pairs = False
     n_params = 0
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("kind"):
+            FACTORS[cls.kind] = cls
+
+    @classmethod
+    def from_spec(cls, system: HarmonicTrap, **options) -> Factor:
+        """The factor for ``system`` with a run spec's options."""
+        raise NotImplementedError
 
     def initial_params(self, rng: np.random.Generator) -> np.ndarray:
         """Starting parameters."""
@@ -70,6 +90,11 @@ class Gaussian(Factor):
     """
 
     kind = "gaussian"
+    options = {"alpha": POSITIVE, "beta": POSITIVE}
+
+    @classmethod
+    def from_spec(cls, system, **options):
+        return cls(system.omega, **options)
 
     def __init__(self, omega: float, alpha: float = 1.0, beta: float | None = None):
         self.omega = float(omega)
@@ -155,7 +180,12 @@ class PadeJastrow(PairJastrow):
     """
 
     kind = "pade_jastrow"
+    options = {"beta": POSITIVE, "cusp": {"type": "number"}}
     n_params = 1
+
+    @classmethod
+    def from_spec(cls, system, **options):
+        return cls(system.dim, **options)
 
     def __init__(self, dim: int, beta: float = 0.5, cusp: float | None = None):
         if cusp is None:
@@ -191,6 +221,11 @@ class HardSphereJastrow(PairJastrow):
     """u(r) = ln(1 - a/r) for r > a, and psi = 0 (ln psi = -inf) inside the hard core."""
 
     kind = "hard_sphere_jastrow"
+    options = {"radius": POSITIVE}
+
+    @classmethod
+    def from_spec(cls, system, **options):
+        return cls(options.get("radius", system.radius))
 
     def __init__(self, radius: float):
         if radius <= 0:
@@ -220,6 +255,15 @@ class RBM(Factor):
     """
 
     kind = "rbm"
+    options = {
+        "hidden": {"type": "integer", "minimum": 1},
+        "sigma": POSITIVE,
+        "init_std": {"type": "number", "minimum": 0},
+    }
+
+    @classmethod
+    def from_spec(cls, system, **options):
+        return cls(system.particles, system.dim, system.omega, **options)
 
     def __init__(
         self,
@@ -369,17 +413,9 @@ def build_ansatz(spec: Sequence[Mapping[str, Any]], system: HarmonicTrap) -> Pro
     factors: list[Factor] = []
     for item in spec:
         options = {k: v for k, v in item.items() if k != "kind"}
-        kind = item["kind"]
-        if kind == "gaussian":
-            factors.append(Gaussian(system.omega, **options))
-        elif kind == "pade_jastrow":
-            factors.append(PadeJastrow(system.dim, **options))
-        elif kind == "hard_sphere_jastrow":
-            factors.append(HardSphereJastrow(options.get("radius", system.radius)))
-        elif kind == "rbm":
-            factors.append(RBM(system.particles, system.dim, system.omega, **options))
-        else:
-            raise ConfigError(f"ansatz: unknown factor kind {kind!r}")
+        if item["kind"] not in FACTORS:
+            raise ConfigError(f"ansatz: unknown factor kind {item['kind']!r}")
+        factors.append(FACTORS[item["kind"]].from_spec(system, **options))
     if system.interaction == "hard_sphere" and not any(
         isinstance(f, HardSphereJastrow) for f in factors
     ):
