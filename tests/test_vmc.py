@@ -199,3 +199,23 @@ def test_hard_sphere_bosons_never_overlap():
     assert counts[edges[1:] <= 0.3].sum() == 0
     # the hard cores push the bosons apart: above the non-interacting 7.5
     assert result.energy > 7.5 + 5 * result.energy_error
+
+
+def test_walker_streams_split_over_ranks_draw_the_same_numbers():
+    from nqsflow.vmc.streams import WalkerStreams
+
+    whole = WalkerStreams(7, walkers=6, block_size=2, rank=0)
+    halves = [WalkerStreams(7, walkers=2, block_size=2, rank=r)
+              for r in range(3)]
+    for _ in range(3):
+        draws = whole.standard_normal((6, 2, 3))
+        parts = np.concatenate([h.standard_normal((2, 2, 3)) for h in halves])
+        np.testing.assert_array_equal(draws, parts)
+        uniform = np.concatenate([h.random(2) for h in halves])
+        np.testing.assert_array_equal(whole.random(6), uniform)
+    saved = whole.state
+    first = whole.random(6)
+    whole.state = saved
+    np.testing.assert_array_equal(whole.random(6), first)
+    with pytest.raises(ValueError, match="block_size"):
+        WalkerStreams(7, walkers=5, block_size=2, rank=0)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import yaml
 
@@ -143,3 +144,20 @@ def test_an_exception_on_rank_zero_ends_the_job_with_its_message(tmp_path):
     )
     assert proc.returncode != 0
     assert "rank 0" in proc.stderr and "IsADirectoryError" in proc.stderr
+
+
+def test_walker_blocks_make_the_chains_independent_of_the_rank_count(dot_spec, tmp_path):
+    dot_spec["optimizer"].update(steps=5, samples=2000)
+    dot_spec["production"]["samples"] = 8000
+    one = {**dot_spec, "sampler": {**dot_spec["sampler"], "walkers": 1000, "block_size": 250}}
+    two = {**dot_spec, "sampler": {**dot_spec["sampler"], "walkers": 500, "block_size": 250}}
+    runs = [_vmc(one, tmp_path, "one", 1), _vmc(two, tmp_path, "two", 2)]
+    for proc, _ in runs:
+        assert proc.returncode == 0, proc.stderr
+    a, b = (read_artifact(out) for _, out in runs)
+    # same chains; only the order of the sums over ranks differs (round-off)
+    np.testing.assert_allclose(a["optimization"]["energy"], b["optimization"]["energy"],
+                               rtol=1e-12)
+    np.testing.assert_allclose(a["estimate"]["energy_series"], b["estimate"]["energy_series"],
+                               rtol=1e-10)
+    assert a["estimate"]["@attrs"]["acceptance"] == b["estimate"]["@attrs"]["acceptance"]

@@ -3,8 +3,9 @@
 The driver is handed its communicator (serial or MPI) and builds its random
 streams from the seed, so it runs and tests without MPI or files.  Each rank
 owns one set of walkers; ranks exchange only sums.  Rank r's stream comes from
-``SeedSequence(seed, spawn_key=(r,))``; the initial parameters come from a
-stream of their own, identical on every rank.
+``SeedSequence(seed, spawn_key=(r,))``, or, with ``block_size``, each block of
+walkers has its own stream (see :mod:`streams`); the initial parameters come
+from a stream of their own, identical on every rank.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from nqsflow.vmc.hamiltonians import HarmonicTrap, build_hamiltonian
 from nqsflow.vmc.optimizers import build_optimizer
 from nqsflow.vmc.parallel import SerialComm
 from nqsflow.vmc.samplers import SamplerState, build_sampler, burn_in
+from nqsflow.vmc.streams import WalkerStreams
 from nqsflow.vmc.wavefunctions import ProductAnsatz, build_ansatz
 
 PARAMS_STREAM = 1 << 30  # spawn key of the parameter stream, apart from any rank's
@@ -83,6 +85,7 @@ class VMC:
         seed: int,
         walkers: int = 500,
         thin: int = 4,
+        block_size: int | None = None,
         comm=None,
     ):
         self.hamiltonian = hamiltonian
@@ -92,7 +95,7 @@ class VMC:
         self.comm = comm if comm is not None else SerialComm()
         self.walkers = int(walkers)
         self.thin = int(thin)
-        self.rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(self.comm.rank,)))
+        self.rng = WalkerStreams(seed, self.walkers, block_size or self.walkers, self.comm.rank)
         param_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(PARAMS_STREAM,)))
         self.params = ansatz.initial_params(param_rng)
         self.params_initial = self.params.copy()
@@ -127,7 +130,9 @@ class VMC:
         if self.hamiltonian.interaction == "hard_sphere":
             x0 = self._separate(x0)
         self.state = self.sampler.init(x0, self.wf)
-        self.state = burn_in(self.sampler, self.rng, self.state, self.wf, burn_in_sweeps)
+        self.state = burn_in(
+            self.sampler, self.rng, self.state, self.wf, burn_in_sweeps, total=self.comm.sum
+        )
 
     def _separate(self, x: np.ndarray) -> np.ndarray:
         # redraw walkers with overlapping hard cores: a chain must start where psi != 0
@@ -136,7 +141,8 @@ class VMC:
             bad = np.any(pair_vectors(x)[1] <= radius, axis=1)
             if not bad.any():
                 return x
-            x[bad] = x[bad] + radius * self.rng.standard_normal(x[bad].shape)
+            # draw for every walker so each block's stream advances the same way
+            x[bad] = x[bad] + radius * self.rng.standard_normal(x.shape)[bad]
         raise RuntimeError("could not place walkers without overlapping hard cores")
 
     def _rounds(self, samples: int) -> int:
@@ -253,7 +259,7 @@ class VMC:
             "step_size": state.step,
             "accepted": state.accepted,
             "proposed": state.proposed,
-            "rng": self.rng.bit_generator.state,
+            "rng": self.rng.state,
         }
 
     def restore(self, snap: Mapping[str, Any]) -> None:
@@ -273,7 +279,7 @@ class VMC:
             int(snap["accepted"]),
             int(snap["proposed"]),
         )
-        self.rng.bit_generator.state = snap["rng"]
+        self.rng.state = snap["rng"]
 
     def produce(self, samples: int, bins: int = 100) -> dict[str, Any]:
         """Production sampling at fixed parameters: mean energy with a blocking error bar.
@@ -341,6 +347,7 @@ def build_vmc(spec: Mapping[str, Any], comm=None) -> VMC:
         seed=spec["seed"],
         walkers=sampler_spec.get("walkers", 500),
         thin=sampler_spec.get("thin", 4),
+        block_size=sampler_spec.get("block_size"),
         comm=comm,
     )
 

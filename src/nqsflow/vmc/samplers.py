@@ -9,6 +9,7 @@ fits every trap frequency; ``burn_in`` adapts them toward a target acceptance.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -147,14 +148,28 @@ class Langevin:
         )
 
 
-def burn_in(sampler, rng, state: SamplerState, wf: Evaluator, sweeps: int, adapt: bool = True):
-    """Equilibrate for ``sweeps`` moves, nudging the step toward the target acceptance."""
+def burn_in(
+    sampler,
+    rng,
+    state: SamplerState,
+    wf: Evaluator,
+    sweeps: int,
+    adapt: bool = True,
+    total: Callable[[np.ndarray], np.ndarray] | None = None,
+):
+    """Equilibrate for ``sweeps`` moves, nudging the step toward the target acceptance.
+
+    ``total`` sums the acceptance counts over ranks (the communicator's ``sum``),
+    so every rank adapts to the same step whatever the rank count.
+    """
     window = 10
     for sweep in range(sweeps):
         state = sampler.step(rng, state, wf)
         if adapt and (sweep + 1) % window == 0:
+            counts = np.array([state.accepted, state.proposed], dtype=float)
+            accepted, proposed = total(counts) if total is not None else counts
             # a multiplicative nudge: bigger steps when accepting too often
-            factor = np.exp(state.acceptance - sampler.target_acceptance)
+            factor = np.exp(accepted / proposed - sampler.target_acceptance)
             state = replace(state, step=state.step * factor, accepted=0, proposed=0)
     return replace(state, accepted=0, proposed=0)
 
