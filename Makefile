@@ -8,7 +8,7 @@ CORES  ?= all
 # the rules call `python` and `mpiexec`: take both from the venv
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup run dry-run test lint clean
+.PHONY: setup run dry-run test test-slurm lint clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,18 @@ dry-run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest
+
+# Opt-in: the workflow through `snakemake --executor slurm` on a real one-node SLURM
+# cluster on localhost (needs root and apt; see $(SLURM_DIR)/README.md). The cluster
+# is torn down whatever happens; the exit status is the test's (or up.sh's).
+SLURM_DIR ?= $(CURDIR)/../shared/slurm
+test-slurm: $(STAMP)
+	@test -f $(SLURM_DIR)/up.sh || { echo "test-slurm: no $(SLURM_DIR)/up.sh (set SLURM_DIR)" >&2; exit 2; }
+	@status=0; \
+	bash $(SLURM_DIR)/up.sh && \
+	NQSFLOW_SLURM=1 $(BIN)/python -m pytest -v -m slurm tests/slurm || status=$$?; \
+	bash $(SLURM_DIR)/down.sh; \
+	exit $$status
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
