@@ -41,9 +41,3 @@ def scatter(pair_field: np.ndarray, n: int) -> np.ndarray:
     _, _, incidence = pair_indices(n)
     return np.einsum("np,wpd->wnd", incidence, pair_field)
 
-
-def pair_distances_of_particle(x: np.ndarray, k: int) -> np.ndarray:
-    """Distances (W, N-1) from particle ``k`` to every other particle."""
-    others = np.delete(np.arange(x.shape[1]), k)
-    diff = x[:, others] - x[:, k : k + 1]
-    return np.sqrt(np.einsum("wnd,wnd->wn", diff, diff))

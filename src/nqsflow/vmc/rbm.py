@@ -1,0 +1,102 @@
+"""The Gaussian-binary restricted Boltzmann machine as a factor of psi."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit
+
+from nqsflow.vmc.factor import POSITIVE, Factor
+
+
+class RBM(Factor):
+    """Gaussian-binary restricted Boltzmann machine (the seed's notation).
+
+    psi(x) = exp(-sum_i (x_i - a_i)^2 / (2 sigma^2))
+             * prod_j (1 + exp(b_j + sum_i x_i W_ij / sigma^2))
+    over the M = N d visible coordinates and H hidden units.  ``sigma`` is given in
+    oscillator units: the width used is sigma / sqrt(omega), exact at W = 0, a = 0
+    for non-interacting particles in an isotropic trap when sigma = 1.
+    """
+
+    kind = "rbm"
+    options = {
+        "hidden": {"type": "integer", "minimum": 1},
+        "sigma": POSITIVE,
+        "init_std": {"type": "number", "minimum": 0},
+    }
+
+    @classmethod
+    def from_spec(cls, system, **options):
+        return cls(system.particles, system.dim, system.omega, **options)
+
+    def __init__(
+        self,
+        particles: int,
+        dim: int,
+        omega: float,
+        hidden: int = 4,
+        sigma: float = 1.0,
+        init_std: float = 0.05,
+    ):
+        self.visible = particles * dim
+        self.hidden = int(hidden)
+        self.sigma2 = sigma**2 / omega
+        self.init_std = float(init_std)
+        self.n_params = self.visible + self.hidden + self.visible * self.hidden
+
+    def initial_params(self, rng):
+        if not self.init_std:
+            return np.zeros(self.n_params)
+        return rng.normal(0.0, self.init_std, self.n_params)
+
+    def param_names(self):
+        m, h = self.visible, self.hidden
+        return (
+            [f"a[{i}]" for i in range(m)]
+            + [f"b[{j}]" for j in range(h)]
+            + [f"W[{i},{j}]" for i in range(m) for j in range(h)]
+        )
+
+    def _unpack(self, p):
+        m, h = self.visible, self.hidden
+        return p[:m], p[m : m + h], p[m + h :].reshape(m, h)
+
+    def _field(self, p, x):
+        a, b, w = self._unpack(p)
+        v = x.reshape(x.shape[0], -1)
+        return a, w, v, b + (v @ w) / self.sigma2
+
+    def log_psi(self, p, x, pairs=None):
+        a, _, v, z = self._field(p, x)
+        return -np.sum((v - a) ** 2, axis=1) / (2 * self.sigma2) + np.logaddexp(0.0, z).sum(1)
+
+    def _grad(self, a, w, v, s, shape):
+        return ((s @ w.T - (v - a)) / self.sigma2).reshape(shape)
+
+    def log_psi_grad(self, p, x, pairs=None):
+        a, w, v, z = self._field(p, x)
+        log_psi = -np.sum((v - a) ** 2, axis=1) / (2 * self.sigma2) + np.logaddexp(0.0, z).sum(1)
+        return log_psi, self._grad(a, w, v, expit(z), x.shape)
+
+    def _lap(self, w, s):
+        # d^2/dv_i^2 softplus(z_j) = s_j (1 - s_j) W_ij^2 / sigma^4
+        curvature = (s * (1.0 - s)) @ np.sum(w * w, axis=0)
+        return -self.visible / self.sigma2 + curvature / self.sigma2**2
+
+    def _param_grad(self, a, v, s):
+        d_w = (v[:, :, None] * s[:, None, :]).reshape(v.shape[0], -1) / self.sigma2
+        return np.concatenate([(v - a) / self.sigma2, s, d_w], axis=1)
+
+    def grad_lap(self, p, x, pairs=None):
+        a, w, v, z = self._field(p, x)
+        s = expit(z)
+        return self._grad(a, w, v, s, x.shape), self._lap(w, s)
+
+    def param_grad(self, p, x, pairs=None):
+        a, _, v, z = self._field(p, x)
+        return self._param_grad(a, v, expit(z))
+
+    def local_terms(self, p, x, pairs=None):
+        a, w, v, z = self._field(p, x)
+        s = expit(z)
+        return self._grad(a, w, v, s, x.shape), self._lap(w, s), self._param_grad(a, v, s)
