@@ -18,6 +18,9 @@ except ConfigError as exc:
     sys.exit(f"nqsflow: invalid config: {exc}")
 
 STUDY = wf.study_dir(config)
+# the rules run this Python and its mpiexec, whatever PATH the job inherits
+PYTHON = sys.executable
+MPIEXEC = wf.mpiexec_beside(PYTHON)
 POINTS = [p.name for p in study_points(config)]
 ANSATZE = list(config["vmc"]["ansatze"])
 METHODS = list(config["fit"]["methods"])

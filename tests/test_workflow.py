@@ -129,7 +129,7 @@ def test_rerun_of_a_killed_vmc_job_resumes_from_its_checkpoint(tmp_path):
         time.sleep(0.05)
     assert checkpoint.exists(), "the VMC job never wrote a checkpoint"
     # what SLURM does at the wall-time limit: SIGTERM to the job's processes
-    pattern = f"python -m nqsflow.vmc {target.replace('.h5', '.yaml')}"
+    pattern = f"nqsflow.vmc {target.replace('.h5', '.yaml')}"
     pids = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
     assert pids
     for pid in pids:

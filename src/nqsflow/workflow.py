@@ -62,6 +62,13 @@ def report_paths(config) -> list[str]:
     return [f"{study_dir(config)}/report/{name}" for name in REPORT_FILES]
 
 
+def mpiexec_beside(python: str) -> str:
+    """The ``mpiexec`` installed next to ``python`` (the mpich wheel's), else the one on PATH."""
+    import shutil
+
+    return shutil.which("mpiexec", path=str(Path(python).parent)) or "mpiexec"
+
+
 def wildcard_pattern(values) -> str:
     """A regex matching exactly one of ``values`` (for wildcard_constraints)."""
     import re

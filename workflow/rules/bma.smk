@@ -8,5 +8,5 @@ rule bma:
     log:
         f"logs/{config['study']}/bma.log",
     shell:
-        "python -m nqsflow.bma {input.config} --reference {input.reference}"
-        " --fits {input.fits} --out {output} 2> {log}"
+        f"{PYTHON} -m nqsflow.bma {{input.config}} --reference {{input.reference}}"
+        f" --fits {{input.fits}} --out {{output}} 2> {{log}}"

@@ -8,6 +8,6 @@ rule fit:
     log:
         f"logs/{config['study']}/fit/{{ansatz}}/{{method}}.log",
     shell:
-        "python -m nqsflow.fit {input.config} --ansatz {wildcards.ansatz}"
-        " --method {wildcards.method} --reference {input.reference}"
-        " --vmc {input.vmc} --out {output} 2> {log}"
+        f"{PYTHON} -m nqsflow.fit {{input.config}} --ansatz {{wildcards.ansatz}}"
+        f" --method {{wildcards.method}} --reference {{input.reference}}"
+        f" --vmc {{input.vmc}} --out {{output}} 2> {{log}}"

@@ -20,4 +20,4 @@ rule generate:
     log:
         f"logs/{config['study']}/generate.log",
     shell:
-        "python -m nqsflow.data {input} --out {output} 2> {log}"
+        f"{PYTHON} -m nqsflow.data {{input}} --out {{output}} 2> {{log}}"

@@ -10,6 +10,6 @@ rule report:
     log:
         f"logs/{config['study']}/report.log",
     shell:
-        "python -m nqsflow.report {input.config} --reference {input.reference}"
-        " --bma {input.bma} --fits {input.fits} --vmc {input.vmc}"
-        " --outdir {STUDY}/report 2> {log}"
+        f"{PYTHON} -m nqsflow.report {{input.config}} --reference {{input.reference}}"
+        f" --bma {{input.bma}} --fits {{input.fits}} --vmc {{input.vmc}}"
+        f" --outdir {STUDY}/report 2> {{log}}"

@@ -21,7 +21,8 @@ rule vmc:
         f"logs/{config['study']}/vmc/{{ansatz}}/{{point}}.log",
     threads: config["vmc"].get("tasks", 1)
     resources:
-        mpi="mpiexec",
+        mpi=MPIEXEC,
         tasks=config["vmc"].get("tasks", 1),
     shell:
-        "{resources.mpi} -n {resources.tasks} python -m nqsflow.vmc {input} --out {output} 2> {log}"
+        f"{{resources.mpi}} -n {{resources.tasks}} {PYTHON} -m nqsflow.vmc {{input}}"
+        " --out {output} 2> {log}"
