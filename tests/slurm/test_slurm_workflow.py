@@ -154,7 +154,8 @@ def test_study_runs_through_slurm_with_two_mpi_ranks_per_vmc_job(tmp_path):
     # inside each vmc job the ranks were started by srun with PMI-2, not by mpiexec
     for job_id in per_rule["vmc"]:
         log = submitted[job_id].read_text()
-        assert re.search(rf"srun --mpi=pmi2 -n {TASKS} \S*python\S* -m nqsflow.vmc", log), log[-3000:]
+        launch = rf"srun --mpi=pmi2 -n {TASKS} \S*python\S* -m nqsflow.vmc"
+        assert re.search(launch, log), log[-3000:]
         assert "mpiexec" not in log
 
     # the artifacts
