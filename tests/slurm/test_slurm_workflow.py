@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -88,18 +87,12 @@ def _slurm_jobs(job_ids: list[str]) -> dict[str, dict[str, str]]:
     return {row["id"]: row for row in rows}
 
 
-def test_study_runs_through_slurm_with_two_mpi_ranks_per_vmc_job(tmp_path):
-    for command in ("sbatch", "squeue", "srun"):
-        assert shutil.which(command), f"{command} not on PATH: run through `make test-slurm`"
-    assert subprocess.run(["sinfo", "-h"], capture_output=True, timeout=30).returncode == 0, (
-        "no SLURM controller answers: run through `make test-slurm`"
-    )
-
+def _snakemake_command(tmp_path: Path, study: dict, *targets: str):
+    """The snakemake command line (repository profile + test-only flags) and its env."""
     config = tmp_path / "study.yaml"
-    config.write_text(yaml.safe_dump(STUDY))
-    # The rules call `python`: the venv's must come first on PATH, here and, through
-    # sbatch --export=ALL and srun, inside every job (what `make` and an activated venv do).
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    config.write_text(yaml.safe_dump(study))
+    # the rules run Snakemake's own Python by its full path; PATH only needs SLURM's tools
+    env = dict(os.environ)
     cmd = [
         tool("snakemake"),
         "-s",
@@ -118,7 +111,23 @@ def test_study_runs_through_slurm_with_two_mpi_ranks_per_vmc_job(tmp_path):
         "--slurm-init-seconds-before-status-checks",
         "1",
         "--slurm-keep-successful-logs",
+        *targets,
     ]
+    return cmd, env
+
+
+def _check_cluster():
+    for command in ("sbatch", "squeue", "srun", "scancel"):
+        assert shutil.which(command), f"{command} not on PATH: run through `make test-slurm`"
+    assert subprocess.run(["sinfo", "-h"], capture_output=True, timeout=30).returncode == 0, (
+        "no SLURM controller answers: run through `make test-slurm`"
+    )
+
+
+def test_study_runs_through_slurm_with_two_mpi_ranks_per_vmc_job(tmp_path):
+    _check_cluster()
+
+    cmd, env = _snakemake_command(tmp_path, STUDY)
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=420)
     elapsed = time.perf_counter() - start
@@ -182,3 +191,39 @@ def test_study_runs_through_slurm_with_two_mpi_ranks_per_vmc_job(tmp_path):
     assert np.all(np.abs(prediction["mean"] - reference["exact"]["energy"]) < 0.02)
     for name in ("summary.md", "optimization.png", "energies.png", "weights.png"):
         assert (study / "report" / name).stat().st_size > 0, name
+
+
+def test_signalled_vmc_job_checkpoints_and_its_retry_resumes(tmp_path):
+    """SIGUSR1 (what --signal=USR1@120 sends before the limit) -> checkpoint -> retry resumes."""
+    _check_cluster()
+    study = {**STUDY, "study": "slurm-restart",
+             "design": {"train": [0.5, 1.0], "test": [], "target": []}}
+    study["vmc"] = {**STUDY["vmc"],
+                    "sampler": {"kind": "langevin", "walkers": 100, "burn_in": 20, "thin": 1},
+                    "optimizer": {"kind": "adam", "steps": 20000, "samples": 200}}
+    target = "results/slurm-restart/vmc/dot/gauss-pade/omega1.h5"
+    checkpoint = tmp_path / target.replace(".h5", ".checkpoint.h5")
+    cmd, env = _snakemake_command(tmp_path, study, target)
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=env)
+    deadline = time.time() + 180
+    while not checkpoint.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert checkpoint.exists(), "the VMC job never checkpointed"
+    running = subprocess.run(["squeue", "-h", "-t", "RUNNING", "-o", "%i"], capture_output=True,
+                             text=True, timeout=30).stdout.split()
+    assert len(running) == 1, running
+    subprocess.run(["scancel", "--signal=USR1", running[0]], check=True, timeout=30)
+    output, _ = proc.communicate(timeout=400)
+    assert proc.returncode == 0, output[-5000:]
+
+    vmc_jobs = [log for _, log in SUBMITTED.findall(output) if "rule_vmc" in log]
+    assert len(vmc_jobs) == 2, output[-5000:]  # the signalled job and its retry
+    # the signalled job stopped (status 75 after its checkpoint): SLURM saw it fail
+    assert "non-zero exit code" in Path(vmc_jobs[0]).read_text()
+    stage_log = tmp_path / "logs/slurm-restart/vmc/gauss-pade/omega1.log"
+    assert "resuming from" in stage_log.read_text()
+    vmc = read_artifact(tmp_path / target, schema="nqsflow.vmc/1")
+    assert vmc["optimization"]["energy"].shape == (20000,)
+    assert vmc["@attrs"]["mpi_ranks"] == TASKS
+    assert not checkpoint.exists()
