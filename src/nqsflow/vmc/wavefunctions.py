@@ -67,23 +67,19 @@ class ProductAnsatz:
         pairs = pairs if pairs is not None else self.pairs(x)
         return sum(f.log_psi(q, x, pairs) for f, q in self._parts(p))
 
+    def _summed(self, method: str, p, x, pairs) -> tuple[np.ndarray, ...]:
+        # every factor's terms, added term by term (ln psi, gradient, Laplacian)
+        pairs = pairs if pairs is not None else self.pairs(x)
+        terms = [getattr(f, method)(q, x, pairs) for f, q in self._parts(p)]
+        return tuple(sum(column) for column in zip(*terms, strict=True))
+
     def log_psi_grad(self, p, x, pairs=None) -> tuple[np.ndarray, np.ndarray]:
         """ln psi (W,) and its coordinate gradient (W, N, d)."""
-        pairs = pairs if pairs is not None else self.pairs(x)
-        log_psi, grad = 0.0, 0.0
-        for f, q in self._parts(p):
-            lp, g = f.log_psi_grad(q, x, pairs)
-            log_psi, grad = log_psi + lp, grad + g
-        return log_psi, grad
+        return self._summed("log_psi_grad", p, x, pairs)
 
     def grad_lap(self, p, x, pairs=None) -> tuple[np.ndarray, np.ndarray]:
         """Gradient (W, N, d) and total Laplacian (W,) of ln psi in the coordinates."""
-        pairs = pairs if pairs is not None else self.pairs(x)
-        grad, lap = 0.0, 0.0
-        for f, q in self._parts(p):
-            g, l = f.grad_lap(q, x, pairs)
-            grad, lap = grad + g, lap + l
-        return grad, lap
+        return self._summed("grad_lap", p, x, pairs)
 
     def grad_log_psi(self, p: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Gradient of ln psi in the coordinates, (W, N, d)."""
