@@ -103,6 +103,8 @@ def test_noninteracting_bosons_isotropic_and_elliptic_are_exact(dim, elliptic, m
     }
     result = run(spec)
     exact = 4 * 0.8 * (dim - 1 + elliptic) / 2
+    trap = HarmonicTrap(0.8, 4, dim, "none", elliptic=elliptic)
+    assert trap.noninteracting_energy() == pytest.approx(exact, rel=1e-15)
     assert result.energy == pytest.approx(exact, rel=1e-12)
     assert result.variance < 1e-18
 

@@ -58,11 +58,6 @@ class HarmonicTrap:
         """(particles, dim) of one configuration."""
         return self.particles, self.dim
 
-    @property
-    def interacting(self) -> bool:
-        """Whether pairs interact at all."""
-        return self.interaction != "none" and self.particles > 1
-
     def trap_potential(self, x: np.ndarray) -> np.ndarray:
         """One-body trap energy of each walker, shape (W,)."""
         if self.elliptic == 1.0:

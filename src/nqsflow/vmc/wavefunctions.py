@@ -81,10 +81,6 @@ class ProductAnsatz:
         """Gradient (W, N, d) and total Laplacian (W,) of ln psi in the coordinates."""
         return self._summed("grad_lap", p, x, pairs)
 
-    def grad_log_psi(self, p: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """Gradient of ln psi in the coordinates, (W, N, d)."""
-        return self.grad_lap(p, x)[0]
-
     def param_grad(self, p: np.ndarray, x: np.ndarray, pairs=None) -> np.ndarray:
         """d ln psi / d p for each walker, shape (W, P)."""
         pairs = pairs if pairs is not None else self.pairs(x)
