@@ -14,7 +14,15 @@ from scipy.stats import multivariate_normal
 from nqsflow.artifacts import inputs_of, provenance, read_artifact, sha256, write_artifact
 from nqsflow.config import load_study, runspec_for, study_points
 from nqsflow.errors import ArtifactError, ConfigError
-from nqsflow.fit import fit_gp, fit_residuals, fit_ridge, poly_features, ridge_weights, run_fit
+from nqsflow.fit import (
+    EVIDENCE_METHODS,
+    fit_gp,
+    fit_residuals,
+    fit_ridge,
+    poly_features,
+    ridge_weights,
+    run_fit,
+)
 from nqsflow.fit.__main__ import main as fit_main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +47,16 @@ def vmc_energy(ansatz, omega):
 
 @pytest.fixture(scope="module")
 def config():
-    return load_study(CONFIG)
+    """The default study with one method of every kind."""
+    study = load_study(CONFIG)
+    study["fit"]["methods"] = {
+        "gp": {"kind": "gp"},
+        "ridge": {"kind": "ridge", "degree": 3, "alpha": 1e-3},
+        "ols": {"kind": "ols", "features": ["1", "omega", "sqrt(omega)"]},
+        "lasso": {"kind": "lasso", "features": {"polynomial": 3}},
+        "blr": {"kind": "blr", "features": ["1", "omega", "1/omega"]},
+    }
+    return study
 
 
 def write_reference(config, path, noise=0.0):
@@ -175,7 +192,7 @@ def test_unknown_method_is_a_config_error():
 # --------------------------------------------------------------------- stage
 
 
-@pytest.mark.parametrize("method", ["gp", "ridge"])
+@pytest.mark.parametrize("method", ["gp", "ridge", "ols", "lasso", "blr"])
 def test_run_fit_writes_layout_and_provenance(config, tmp_path, method):
     ref = write_reference(config, tmp_path / "reference.h5")
     vmc = write_vmc(config, tmp_path, "gauss-pade")
@@ -202,7 +219,13 @@ def test_run_fit_writes_layout_and_provenance(config, tmp_path, method):
     model = tree["model"]["@attrs"]
     assert model["name"] == f"gauss-pade/{method}"
     assert (model["ansatz"], model["method"]) == ("gauss-pade", method)
-    assert np.isfinite(model["log_evidence"])
+    assert np.isfinite(model["log_evidence"]) == (method in EVIDENCE_METHODS)
+    train = tree["points"]["role"] == "train"
+    assert np.all(np.isfinite(tree["loo"]["mean"][train]) & (tree["loo"]["variance"][train] > 0))
+    assert np.all(np.isnan(tree["loo"]["mean"][~train]))
+    np.testing.assert_allclose(
+        tree["residual"]["observed"], reference["observations"]["energy"] - tree["theory"]["energy"]
+    )
     # The corrected prediction beats the raw VMC curve on the exact energy.
     exact = reference["exact"]["energy"]
     raw = np.abs(tree["theory"]["energy"] - exact).max()
@@ -242,17 +265,17 @@ def test_vmc_of_another_ansatz_is_refused(config, tmp_path):
 
 
 def test_unknown_method_name_is_a_config_error(config, tmp_path):
-    with pytest.raises(ConfigError, match="no fit method named 'lasso'"):
-        run_fit(config, "rbm", "lasso", tmp_path / "r.h5", [], tmp_path / "out.h5")
+    with pytest.raises(ConfigError, match="no fit method named 'spline'"):
+        run_fit(config, "rbm", "spline", tmp_path / "r.h5", [], tmp_path / "out.h5")
 
 
 def test_cli_writes_artifact(config, tmp_path):
     ref = write_reference(config, tmp_path / "reference.h5")
     vmc = write_vmc(config, tmp_path, "rbm-pade")
     out = tmp_path / "fit.h5"
-    argv = [str(CONFIG), "--ansatz", "rbm-pade", "--method", "ridge", "--reference", str(ref)]
+    argv = [str(CONFIG), "--ansatz", "rbm-pade", "--method", "blr", "--reference", str(ref)]
     assert fit_main([*argv, "--vmc", *map(str, vmc), "--out", str(out)]) == 0
-    assert read_artifact(out, schema="nqsflow.fit")["model"]["@attrs"]["name"] == "rbm-pade/ridge"
+    assert read_artifact(out, schema="nqsflow.fit")["model"]["@attrs"]["name"] == "rbm-pade/blr"
 
 
 def test_cli_user_error_exits_2_with_one_line(tmp_path):

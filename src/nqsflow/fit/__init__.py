@@ -1,30 +1,53 @@
 """Fit stage: statistical models of the residual observation - VMC energy.
 
-:func:`fit_residuals` fits one model (GP or Bayesian ridge) to residuals;
-:func:`run_fit` reads the reference and VMC artifacts of one ansatz and writes
-an ``nqsflow.fit/1`` artifact with the corrected prediction at every point.
+:func:`fit_residuals` fits one model (GP, OLS, Ridge, Lasso or Bayesian linear
+regression) to residuals; :func:`run_fit` reads the reference and VMC artifacts
+of one ansatz and writes an ``nqsflow.fit/1`` artifact with the corrected
+prediction at every point.
 """
 
-from nqsflow.fit.models import (
-    FitResult,
-    fit_gp,
-    fit_residuals,
+from nqsflow.fit.blr import blr_posterior, fit_blr
+from nqsflow.fit.features import design_matrix, feature_terms, poly_features
+from nqsflow.fit.gp import KERNELS, fit_gp
+from nqsflow.fit.linear import (
+    extra_variance,
+    fit_lasso,
+    fit_ols,
     fit_ridge,
-    poly_features,
-    resolve_method,
+    ridge_cv_alpha,
     ridge_log_evidence,
     ridge_weights,
 )
+from nqsflow.fit.models import (
+    EVIDENCE_METHODS,
+    METHOD_DEFAULTS,
+    fit_residuals,
+    leave_one_out,
+    resolve_method,
+)
+from nqsflow.fit.result import FitResult
 from nqsflow.fit.stage import SCHEMA, run_fit
 
 __all__ = [
+    "EVIDENCE_METHODS",
+    "KERNELS",
+    "METHOD_DEFAULTS",
     "SCHEMA",
     "FitResult",
+    "blr_posterior",
+    "design_matrix",
+    "extra_variance",
+    "feature_terms",
+    "fit_blr",
     "fit_gp",
+    "fit_lasso",
+    "fit_ols",
     "fit_residuals",
     "fit_ridge",
+    "leave_one_out",
     "poly_features",
     "resolve_method",
+    "ridge_cv_alpha",
     "ridge_log_evidence",
     "ridge_weights",
     "run_fit",

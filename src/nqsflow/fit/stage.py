@@ -3,6 +3,18 @@
 Reads the reference data and the VMC estimates of one ansatz at every study
 point, fits the residual ``observation - VMC`` on the train points and writes
 the corrected prediction ``VMC + residual`` at every point.
+
+Artifact layout, every dataset of length ``n_points`` in the reference's order:
+``/points/{name,omega,role}``; ``/theory/{energy,energy_error}`` (VMC);
+``/residual/mean`` and ``/residual/variance`` (the fitted residual function,
+its variance including fitted scatter), ``/residual/observed`` (observation -
+VMC) and ``/residual/noise_variance`` (VMC error^2 + observation error^2);
+``/prediction/mean`` (VMC + residual) and ``/prediction/variance`` (residual
+variance + VMC error^2: the variance of the prediction of the exact energy);
+``/loo/mean`` and ``/loo/variance``: at each train point the prediction of the
+model refitted without it (NaN at the other points, or where a refit is
+impossible); ``/model`` attributes ``name`` (``ansatz/method``), ``ansatz``, ``method``,
+``log_evidence`` (NaN where the method has none) and ``hyperparameters``.
 """
 
 from __future__ import annotations
@@ -17,7 +29,7 @@ import numpy as np
 from nqsflow.artifacts import ATTRS, config_of, provenance, read_artifact, write_artifact
 from nqsflow.config import study_points
 from nqsflow.errors import ArtifactError, ConfigError
-from nqsflow.fit.models import fit_residuals, resolve_method
+from nqsflow.fit.models import fit_residuals, leave_one_out, resolve_method
 
 SCHEMA = "nqsflow.fit/1"
 
@@ -121,18 +133,32 @@ def run_fit(
 
     train = role == "train"
     residual = observed - energy
+    # Heteroscedastic known noise of each residual: VMC and observation error bars.
+    noise_var = error**2 + observed_error**2
     fit = fit_residuals(
         method_config,
         omega[train],
         residual[train],
-        error[train] ** 2 + observed_error[train] ** 2,
+        noise_var[train],
         omega,
         seed=config["seed"],
     )
+    loo_mean, loo_var = np.full(omega.size, np.nan), np.full(omega.size, np.nan)
+    if np.sum(train) >= 3:
+        m, v = leave_one_out(
+            method_config, omega[train], residual[train], noise_var[train], seed=config["seed"]
+        )
+        loo_mean[train], loo_var[train] = energy[train] + m, v + error[train] ** 2
     tree = {
         "points": {"name": name, "omega": omega, "role": role},
+        "loo": {"mean": loo_mean, "variance": loo_var},
         "theory": {"energy": energy, "energy_error": error},
-        "residual": {"mean": fit.mean, "variance": fit.variance},
+        "residual": {
+            "mean": fit.mean,
+            "variance": fit.variance,
+            "observed": residual,
+            "noise_variance": noise_var,
+        },
         "prediction": {"mean": energy + fit.mean, "variance": fit.variance + error**2},
         "model": {
             ATTRS: {
