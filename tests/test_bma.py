@@ -32,7 +32,11 @@ CONFIG = ROOT / "config" / "config.yaml"
 
 @pytest.fixture(scope="module")
 def config():
-    return load_study(CONFIG)
+    """The default study, weighing by the test points only (the synthetic fits have no LOO)."""
+    study = load_study(CONFIG)
+    study["bma"] = {"weights": "predictive"}
+    study["fit"]["methods"] = {"gp": {"kind": "gp"}, "ridge": {"kind": "ridge", "degree": 2}}
+    return study
 
 
 def exact_energy(omega):
@@ -203,7 +207,7 @@ def test_run_bma_layout_weights_and_provenance(config, tmp_path):
 
     attrs = tree["@attrs"]
     assert attrs["schema"] == "nqsflow.bma/1"
-    assert json.loads(attrs["config"])["bma"] == {"weights": "predictive"}
+    assert json.loads(attrs["config"])["bma"] == {"weights": "predictive", "loo": False}
     inputs = inputs_of(tree)
     assert [i["path"] for i in inputs] == [str(p) for p in [ref, *fits]]
     assert all(i["sha256"] == sha256(i["path"]) for i in inputs)

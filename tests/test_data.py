@@ -191,7 +191,7 @@ def test_default_study_runs(tmp_path):
     assert run_cli(main, [str(DEFAULT_CONFIG), "--out", str(out)]) == 0
     tree = read_artifact(out, "nqsflow.data")
     omega = tree["points"]["omega"]
-    assert np.all(np.diff(omega) > 0) and omega.size == 14
+    assert np.all(np.diff(omega) > 0) and omega.size == 27
     assert np.all(tree["exact"]["energy"] > tree["exact"]["noninteracting"])
 
 

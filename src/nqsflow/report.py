@@ -54,6 +54,20 @@ def _table(header, rows) -> str:
     return "\n".join(lines)
 
 
+_WEIGHTINGS = {
+    "predictive": "predictive likelihood of the test points",
+    "evidence": "evidence of each fit",
+    "stacking": "stacking of predictive densities on the test points",
+}
+
+
+def _fraction(value: float, points: int) -> str:
+    """A coverage as ``0.90 (9/10)``."""
+    if not np.isfinite(value):
+        return "n/a"
+    return f"{value:.2f} ({round(value * points)}/{points})"
+
+
 def summary_markdown(config, reference, bma, vmc) -> str:
     """The text of ``summary.md``: points, VMC energies, weights, scores, provenance."""
     pts = reference["points"]
@@ -77,23 +91,29 @@ def summary_markdown(config, reference, bma, vmc) -> str:
         ["ω", "role", "exact", *[f"VMC {a}" for a in ansatze], "BMA", "(BMA − exact)/σ"], rows
     )
     models = bma["models"]
+    weighting = models.get(ATTRS, {}).get("weights", "predictive")
+    loo = models.get("loo_log_likelihood", np.full(models["name"].size, np.nan))
     weights_table = _table(
-        ["model", "weight", "log likelihood (test)", "log evidence"],
+        ["model", "weight", "log likelihood (test)", "LOO log likelihood (train)", "log evidence"],
         [
-            [n, f"{w:.4f}", f"{ll:.2f}", f"{ev:.2f}"]
-            for n, w, ll, ev in zip(
-                models["name"], models["weight"], models["log_likelihood"],
+            [n, f"{w:.4f}", f"{ll:.2f}", f"{lo:.2f}" if np.isfinite(lo) else "n/a",
+             f"{ev:.2f}" if np.isfinite(ev) else "n/a"]
+            for n, w, ll, lo, ev in zip(
+                models["name"], models["weight"], models["log_likelihood"], loo,
                 models["log_evidence"], strict=True,
             )
         ],
-    )
+    )  # fmt: skip
     scores = bma["scores"]
+    n_target = int(np.sum(roles == "target"))
+    cov68 = scores.get("coverage68", np.full(scores["name"].size, np.nan))
     scores_table = _table(
-        ["model", "RMSE", "mean log predictive density", "95 % coverage"],
+        ["model", "RMSE", "MLPD", "68 % coverage", "95 % coverage"],
         [
-            [n, f"{r:.2e}", f"{m:.3f}", f"{c:.2f}"]
-            for n, r, m, c in zip(
-                scores["name"], scores["rmse"], scores["mlpd"], scores["coverage95"], strict=True
+            [n, f"{r:.2e}", f"{m:.3f}", _fraction(c68, n_target), _fraction(c95, n_target)]
+            for n, r, m, c68, c95 in zip(
+                scores["name"], scores["rmse"], scores["mlpd"], cov68, scores["coverage95"],
+                strict=True,
             )
         ],
     )
@@ -108,8 +128,12 @@ def summary_markdown(config, reference, bma, vmc) -> str:
             "## Energies at every point\n\n"
             "VMC: production energy with its blocking error. BMA: averaged corrected "
             "prediction ± its standard deviation (within + between models).\n\n" + points_table,
-            "## Model weights (predictive likelihood of the test points)\n\n" + weights_table,
-            f"## Scores on the {scores[ATTRS].get('points', 'target')} points\n\n" + scores_table,
+            f"## Model weights ({_WEIGHTINGS.get(weighting, weighting)})\n\n" + weights_table,
+            f"## Scores on the {n_target} {scores[ATTRS].get('points', 'target')} points\n\n"
+            "RMSE of the mean against the exact energy (hartree); MLPD: mean log "
+            "predictive density of the exact energy; coverage: fraction of points "
+            "whose exact energy lies in the central 68 % and 95 % predictive "
+            "intervals (BMA: the mixture's quantiles).\n\n" + scores_table,
             "## Provenance\n\n"
             f"- nqsflow {attrs.get('nqsflow_version')}, git revision "
             f"`{attrs.get('git_revision', 'unknown')}`\n"

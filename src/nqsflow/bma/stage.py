@@ -1,13 +1,17 @@
 """The BMA stage: fit artifacts + reference -> ``nqsflow.bma/1`` artifact.
 
-Weights are the predictive likelihoods of the test observations; the averaged
-prediction and every single model are scored on the target points against the
-exact energies.
+Weights (``bma.weights``) are ``predictive`` (the likelihood of the test
+observations), ``evidence`` (the log evidence of each fit, every model must
+have one) or ``stacking`` (Yao et al. 2018, on the test observations).  The
+averaged prediction (mean; variance = within + between models) and every single
+model are scored on the target points against the exact energies, the average
+as the mixture it is (:mod:`nqsflow.bma.scores`).
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,21 +19,28 @@ from typing import Any
 import numpy as np
 
 from nqsflow.artifacts import ATTRS, provenance, read_artifact, write_artifact
-from nqsflow.bma.scores import score
-from nqsflow.bma.weights import average, bma_weights, predictive_log_likelihoods
+from nqsflow.bma.scores import score, score_mixture
+from nqsflow.bma.stacking import stacking_weights
+from nqsflow.bma.weights import (
+    average,
+    bma_weights,
+    evidence_weights,
+    pointwise_log_densities,
+)
 from nqsflow.errors import ArtifactError, ConfigError
 from nqsflow.fit.stage import dataset, reference_points
 
 SCHEMA = "nqsflow.bma/1"
-WEIGHTINGS = ("predictive",)
+WEIGHTINGS = ("predictive", "evidence", "stacking")
 
 
 def read_fits(fit_paths: Sequence[str | os.PathLike], name, omega):
-    """Model names ``(M,)``, log evidences ``(M,)``, means and variances ``(M, n)``.
+    """Model names ``(M,)``, log evidences ``(M,)``; means, variances, LOO means and LOO
+    variances ``(M, n)`` (NaN where a fit has no LOO prediction).
 
     Every fit must hold the reference's points in the reference's order.
     """
-    names, evidences, means, variances = [], [], [], []
+    names, evidences, means, variances, loo_means, loo_vars = [], [], [], [], [], []
     for path in fit_paths:
         tree = read_artifact(path, schema="nqsflow.fit")
         f_name = dataset(tree, path, "points/name").astype(str)
@@ -47,7 +58,53 @@ def read_fits(fit_paths: Sequence[str | os.PathLike], name, omega):
         evidences.append(float(model.get("log_evidence", np.nan)))
         means.append(dataset(tree, path, "prediction/mean").astype(float))
         variances.append(dataset(tree, path, "prediction/variance").astype(float))
-    return np.array(names), np.array(evidences), np.array(means), np.array(variances)
+        loo = tree.get("loo", {})
+        loo_means.append(np.asarray(loo.get("mean", np.full(omega.size, np.nan)), dtype=float))
+        loo_vars.append(np.asarray(loo.get("variance", np.full(omega.size, np.nan)), dtype=float))
+    return (
+        np.array(names), np.array(evidences), np.array(means), np.array(variances),
+        np.array(loo_means), np.array(loo_vars),
+    )  # fmt: skip
+
+
+def held_out_log_densities(role, observed, observed_error, means, variances, loo, names):
+    """Log predictive densities ``(M, k)`` of the held-out observations that set the weights.
+
+    The test points, then (when ``loo`` is a pair of ``(M, n)`` arrays) each train
+    point under the model refitted without it.  :class:`ConfigError` if a model
+    lacks a LOO prediction at a train point.
+    """
+    test, train = role == "test", role == "train"
+    parts = [
+        pointwise_log_densities(
+            observed[test], observed_error[test], means[:, test], variances[:, test]
+        )
+    ]
+    if loo is not None:
+        loo_means, loo_vars = loo[0][:, train], loo[1][:, train]
+        missing = [str(n) for n, row in zip(names, loo_means, strict=True) if np.isnan(row).any()]
+        if missing:
+            raise ConfigError(
+                f"key 'bma.loo': fit(s) {', '.join(missing)} have no leave-one-out predictions "
+                "(fewer than 3 train points, or an older artifact); refit or set bma.loo: false"
+            )
+        parts.append(
+            pointwise_log_densities(observed[train], observed_error[train], loo_means, loo_vars)
+        )
+    return np.concatenate(parts, axis=1)
+
+
+def model_weights(weighting: str, names, log_evidences, held_out) -> np.ndarray:
+    """Weights ``(M,)`` from log evidences ``(M,)`` or held-out log densities ``(M, k)``."""
+    if weighting == "evidence":
+        return evidence_weights(log_evidences, names)
+    if weighting == "stacking":
+        return stacking_weights(held_out)
+    if held_out.shape[1] == 0:
+        warnings.warn(
+            "no test points: every model gets the same predictive likelihood", stacklevel=3
+        )
+    return bma_weights(np.sum(held_out, axis=1))
 
 
 def run_bma(
@@ -60,7 +117,7 @@ def run_bma(
 
     ``config`` is a validated study config.  Returns the written path.
     """
-    bma_config = {"weights": "predictive", **config.get("bma", {})}
+    bma_config = {"weights": "predictive", "loo": False, **config.get("bma", {})}
     if bma_config["weights"] not in WEIGHTINGS:
         raise ConfigError(f"bma.weights {bma_config['weights']!r} is unknown; use {WEIGHTINGS}")
     if not fit_paths:
@@ -71,27 +128,36 @@ def run_bma(
     observed = dataset(reference, reference_path, "observations/energy").astype(float)
     observed_error = dataset(reference, reference_path, "observations/energy_error")
     observed_error = observed_error.astype(float)
-    names, evidences, means, variances = read_fits(fit_paths, name, omega)
+    names, evidences, means, variances, loo_means, loo_vars = read_fits(fit_paths, name, omega)
 
     test, target = role == "test", role == "target"
-    log_lik = predictive_log_likelihoods(
-        observed[test], observed_error[test], means[:, test], variances[:, test]
-    )
-    weights = bma_weights(log_lik)
+    loo = (loo_means, loo_vars) if bma_config["loo"] else None
+    held_out = held_out_log_densities(role, observed, observed_error, means, variances, loo, names)
+    n_test = int(np.sum(test))
+    log_lik = np.sum(held_out[:, :n_test], axis=1)
+    loo_lik = np.sum(held_out[:, n_test:], axis=1) if loo is not None else np.nan + 0 * log_lik
+    weights = model_weights(bma_config["weights"], names, evidences, held_out)
     mean, variance, within, between = average(means, variances, weights)
 
     scored = [
         score(exact[target], m[target], v[target], observed_error[target])
-        for m, v in zip([*means, mean], [*variances, variance], strict=True)
+        for m, v in zip(means, variances, strict=True)
     ]
+    scored.append(
+        score_mixture(
+            exact[target], means[:, target], variances[:, target], weights, observed_error[target]
+        )
+    )
     tree = {
         "points": {"name": name, "omega": omega, "role": role},
         "exact": {"energy": exact},
         "observations": {"energy": observed, "energy_error": observed_error},
         "models": {
+            ATTRS: {"weights": bma_config["weights"]},
             "name": names,
             "weight": weights,
             "log_likelihood": log_lik,
+            "loo_log_likelihood": loo_lik,
             "log_evidence": evidences,
             "mean": means,
             "variance": variances,
@@ -102,6 +168,7 @@ def run_bma(
             "name": np.array([*names, "BMA"]),
             "rmse": np.array([s.rmse for s in scored]),
             "mlpd": np.array([s.mlpd for s in scored]),
+            "coverage68": np.array([s.coverage68 for s in scored]),
             "coverage95": np.array([s.coverage95 for s in scored]),
         },
     }

@@ -1,16 +1,19 @@
-"""BMA weights from predictive likelihoods, and the averaged prediction.
+"""BMA weights from predictive likelihoods or evidences, and the averaged prediction.
 
 Everything is done in log space: a model whose likelihood underflows (a log
 likelihood of -1e5, or -inf) gets weight 0 rather than turning the
-normalisation into 0/0.
+normalisation into 0/0.  Stacking weights are in :mod:`nqsflow.bma.stacking`.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 from scipy.special import logsumexp
+
+from nqsflow.errors import ConfigError
 
 
 def gaussian_logpdf(x, mean, variance) -> np.ndarray:
@@ -27,24 +30,32 @@ def gaussian_logpdf(x, mean, variance) -> np.ndarray:
     return out
 
 
-def predictive_log_likelihoods(observed, observed_error, means, variances) -> np.ndarray:
-    """Sum over points of log N(obs | mean_k, var_k + obs_err^2), shape ``(M,)``.
+def pointwise_log_densities(observed, observed_error, means, variances) -> np.ndarray:
+    """log N(obs_i | mean_ki, var_ki + obs_err_i^2), shape ``(M, n)``.
 
     ``observed`` and ``observed_error`` have shape ``(n,)``, ``means`` and
-    ``variances`` shape ``(M, n)``.  With ``n == 0`` every model scores 0 (no
-    evidence either way) and a warning says so.
+    ``variances`` shape ``(M, n)``.
     """
     observed = np.asarray(observed, dtype=float)
     means = np.atleast_2d(np.asarray(means, dtype=float))
     variances = np.atleast_2d(np.asarray(variances, dtype=float))
     total_var = variances + np.asarray(observed_error, dtype=float) ** 2
-    if observed.size == 0:
+    return gaussian_logpdf(observed, means, total_var)
+
+
+def predictive_log_likelihoods(observed, observed_error, means, variances) -> np.ndarray:
+    """Sum over points of log N(obs | mean_k, var_k + obs_err^2), shape ``(M,)``.
+
+    Shapes as in :func:`pointwise_log_densities`.  With ``n == 0`` every model
+    scores 0 (no evidence either way) and a warning says so.
+    """
+    if np.asarray(observed).size == 0:
         warnings.warn(
             "no test points: every model gets the same predictive likelihood",
             stacklevel=2,
         )
-        return np.zeros(means.shape[0])
-    return np.sum(gaussian_logpdf(observed, means, total_var), axis=1)
+        return np.zeros(np.atleast_2d(np.asarray(means)).shape[0])
+    return np.sum(pointwise_log_densities(observed, observed_error, means, variances), axis=1)
 
 
 def bma_weights(log_likelihoods) -> np.ndarray:
@@ -71,6 +82,24 @@ def bma_weights(log_likelihoods) -> np.ndarray:
         return np.full(ll.size, 1.0 / ll.size)
     weights = np.exp(ll - logsumexp(ll))
     return weights / np.sum(weights)  # remove the last rounding from the sum
+
+
+def evidence_weights(log_evidences, names: Sequence[str]) -> np.ndarray:
+    """Posterior model probabilities ``exp(Z_k) / sum_j exp(Z_j)`` from log evidences ``(M,)``.
+
+    Every model must define an evidence: a NaN (OLS, Lasso) raises
+    :class:`ConfigError` naming the models, since an evidence weighting over the
+    rest would silently drop them.
+    """
+    z = np.asarray(log_evidences, dtype=float).ravel()
+    missing = [str(n) for n, v in zip(names, z, strict=True) if np.isnan(v)]
+    if missing:
+        raise ConfigError(
+            f"key 'bma.weights': 'evidence' needs a log evidence from every model; "
+            f"{', '.join(missing)} have none (use gp, ridge or blr fits, or weights "
+            "'predictive' or 'stacking')"
+        )
+    return bma_weights(z)
 
 
 def average(means, variances, weights):
