@@ -101,7 +101,10 @@ def test_whole_study_runs_end_to_end(tmp_path):
     assert np.all(np.abs(pred["mean"] - exact) < 0.02)
 
     report = study / "report"
-    for name in ("summary.md", "optimization.png", "energies.png", "weights.png"):
+    from nqsflow.workflow import REPORT_FILES
+
+    assert "calibration.png" in REPORT_FILES
+    for name in REPORT_FILES:
         assert (report / name).stat().st_size > 0, name
     assert "| BMA |" in (report / "summary.md").read_text()
 

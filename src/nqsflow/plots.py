@@ -109,3 +109,37 @@ def model_weights(names: Sequence[str], weights: np.ndarray, path: str | os.Path
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def calibration(
+    names: Sequence[str],
+    standardized: np.ndarray,
+    coverage: Mapping[str, np.ndarray],
+    path: str | os.PathLike,
+) -> None:
+    """Standardised errors ``(prediction - exact) / sigma`` at the target points, one row per model.
+
+    ``standardized`` has shape ``(M, n)`` (the last row may be the BMA);
+    ``coverage`` maps a label (``"68 %"``) to the ``(M,)`` fractions printed
+    at the right.  The shaded bands are |z| < 1 and |z| < 1.96.
+    """
+    z = np.atleast_2d(standardized)
+    rows = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(6.4, 0.9 + 0.38 * len(names)))
+    ax.axvspan(-1.96, 1.96, color="0.92", zorder=0)
+    ax.axvspan(-1.0, 1.0, color="0.82", zorder=0)
+    ax.axvline(0.0, color="k", lw=0.8)
+    for k in rows:
+        colour = "C3" if names[k] == "BMA" else "C0"
+        ax.plot(z[k], np.full(z.shape[1], k), "o", ms=4, color=colour, alpha=0.8)
+    limit = max(3.0, float(np.nanmax(np.abs(z))) * 1.05) if z.size else 3.0
+    ax.set_xlim(-limit, limit)
+    ax.set_yticks(rows, names, fontsize=8)
+    ax.invert_yaxis()
+    for k in rows:
+        text = "  ".join(f"{label} {values[k]:.2f}" for label, values in coverage.items())
+        ax.annotate(text, (1.01, k), xycoords=("axes fraction", "data"), va="center", fontsize=7)
+    ax.set_xlabel(r"$(E_\mathrm{pred} - E_\mathrm{exact}) / \sigma$ at the target points")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

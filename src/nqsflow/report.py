@@ -92,6 +92,9 @@ def summary_markdown(config, reference, bma, vmc) -> str:
     )
     models = bma["models"]
     weighting = models.get(ATTRS, {}).get("weights", "predictive")
+    label = _WEIGHTINGS.get(weighting, weighting)
+    if weighting != "evidence" and models.get(ATTRS, {}).get("loo", False):
+        label += " and of the train points left out one at a time"
     loo = models.get("loo_log_likelihood", np.full(models["name"].size, np.nan))
     weights_table = _table(
         ["model", "weight", "log likelihood (test)", "LOO log likelihood (train)", "log evidence"],
@@ -128,7 +131,7 @@ def summary_markdown(config, reference, bma, vmc) -> str:
             "## Energies at every point\n\n"
             "VMC: production energy with its blocking error. BMA: averaged corrected "
             "prediction ± its standard deviation (within + between models).\n\n" + points_table,
-            f"## Model weights ({_WEIGHTINGS.get(weighting, weighting)})\n\n" + weights_table,
+            f"## Model weights ({label})\n\n" + weights_table,
             f"## Scores on the {n_target} {scores[ATTRS].get('points', 'target')} points\n\n"
             "RMSE of the mean against the exact energy (hartree); MLPD: mean log "
             "predictive density of the exact energy; coverage: fraction of points "
@@ -138,7 +141,7 @@ def summary_markdown(config, reference, bma, vmc) -> str:
             f"- nqsflow {attrs.get('nqsflow_version')}, git revision "
             f"`{attrs.get('git_revision', 'unknown')}`\n"
             f"- BMA artifact created {attrs.get('created')}, seed {config['seed']}\n"
-            "- figures: `optimization.png`, `energies.png`, `weights.png`",
+            "- figures: `optimization.png`, `energies.png`, `weights.png`, `calibration.png`",
         ]
     ) + "\n"
 
@@ -178,6 +181,18 @@ def write_report(config, reference_path, bma_path, fit_paths, vmc_paths, outdir)
         plots.model_weights(
             list(bma["models"]["name"]), bma["models"]["weight"], staging / "weights.png"
         )
+        target = pts["role"] == "target"
+        models = bma["models"]
+        means = np.vstack([models["mean"], pred["mean"][None]])[:, target]
+        variances = np.vstack([models["variance"], pred["variance"][None]])[:, target]
+        scores = bma["scores"]
+        plots.calibration(
+            [*models["name"], "BMA"],
+            (means - exact[target]) / np.sqrt(variances),
+            {"68 %": scores.get("coverage68", np.full(scores["name"].size, np.nan)),
+             "95 %": scores["coverage95"]},
+            staging / "calibration.png",
+        )  # fmt: skip
         (staging / "summary.md").write_text(summary_markdown(config, reference, bma, vmc))
         written = []
         for name in REPORT_FILES:

@@ -15,7 +15,9 @@ import yaml
 
 from nqsflow.config import study_points
 
-REPORT_FILES = ("summary.md", "optimization.png", "energies.png", "weights.png")
+REPORT_FILES = (
+    "summary.md", "optimization.png", "energies.png", "weights.png", "calibration.png",
+)  # fmt: skip
 
 
 def study_dir(config: Mapping[str, Any]) -> str:

@@ -153,7 +153,7 @@ def run_bma(
         "exact": {"energy": exact},
         "observations": {"energy": observed, "energy_error": observed_error},
         "models": {
-            ATTRS: {"weights": bma_config["weights"]},
+            ATTRS: {"weights": bma_config["weights"], "loo": bool(bma_config["loo"])},
             "name": names,
             "weight": weights,
             "log_likelihood": log_lik,
