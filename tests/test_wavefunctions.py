@@ -160,3 +160,16 @@ def test_hard_sphere_interaction_requires_the_hard_core_factor():
     system = HarmonicTrap(1.0, 3, 3, "hard_sphere", radius=0.01)
     with pytest.raises(ConfigError, match="hard_sphere_jastrow"):
         build_ansatz([{"kind": "gaussian"}], system)
+
+
+def test_softplus_and_sigmoid_are_stable_for_large_fields():
+    from scipy.special import expit
+
+    from nqsflow.vmc.rbm import softplus_sigmoid
+
+    z = np.array([-800.0, -30.0, -1.0, 0.0, 2.0, 40.0, 800.0])
+    softplus, sigmoid = softplus_sigmoid(z)
+    with np.errstate(over="ignore"):
+        np.testing.assert_allclose(softplus, np.logaddexp(0.0, z), rtol=1e-15)
+    np.testing.assert_allclose(sigmoid, expit(z), rtol=1e-15)
+    assert np.all(np.isfinite(softplus)) and np.all(np.isfinite(sigmoid))

@@ -10,8 +10,6 @@ import argparse
 import sys
 import time
 
-from threadpoolctl import threadpool_limits
-
 from nqsflow.cli import run_cli
 from nqsflow.config import load_runspec
 from nqsflow.vmc.artifact import write_result
@@ -40,9 +38,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    # The walker batches are small: a threaded BLAS gains nothing, and K ranks on K
-    # cores each spinning a thread pool run 10-40x slower (measured: 29 s vs 0.7 s).
-    threadpool_limits(limits=1, user_api="blas")
     comm = world()
     spec = load_runspec(args.runspec)
     start = time.perf_counter()

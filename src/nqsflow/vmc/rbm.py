@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
 
 from nqsflow.vmc.factor import POSITIVE, Factor
+
+
+def softplus_sigmoid(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ln(1 + e^z) and 1/(1 + e^-z), stable for any z, from one exponential."""
+    e = np.exp(-np.abs(z))
+    inverse = 1.0 / (1.0 + e)
+    return np.maximum(z, 0.0) + np.log1p(e), np.where(z >= 0, inverse, e * inverse)
 
 
 class RBM(Factor):
@@ -68,15 +74,16 @@ class RBM(Factor):
 
     def log_psi(self, p, x, pairs=None):
         a, _, v, z = self._field(p, x)
-        return -np.sum((v - a) ** 2, axis=1) / (2 * self.sigma2) + np.logaddexp(0.0, z).sum(1)
+        return -np.sum((v - a) ** 2, axis=1) / (2 * self.sigma2) + softplus_sigmoid(z)[0].sum(1)
 
     def _grad(self, a, w, v, s, shape):
         return ((s @ w.T - (v - a)) / self.sigma2).reshape(shape)
 
     def log_psi_grad(self, p, x, pairs=None):
         a, w, v, z = self._field(p, x)
-        log_psi = -np.sum((v - a) ** 2, axis=1) / (2 * self.sigma2) + np.logaddexp(0.0, z).sum(1)
-        return log_psi, self._grad(a, w, v, expit(z), x.shape)
+        softplus, s = softplus_sigmoid(z)
+        log_psi = -np.sum((v - a) ** 2, axis=1) / (2 * self.sigma2) + softplus.sum(1)
+        return log_psi, self._grad(a, w, v, s, x.shape)
 
     def _lap(self, w, s):
         # d^2/dv_i^2 softplus(z_j) = s_j (1 - s_j) W_ij^2 / sigma^4
@@ -84,19 +91,25 @@ class RBM(Factor):
         return -self.visible / self.sigma2 + curvature / self.sigma2**2
 
     def _param_grad(self, a, v, s):
-        d_w = (v[:, :, None] * s[:, None, :]).reshape(v.shape[0], -1) / self.sigma2
-        return np.concatenate([(v - a) / self.sigma2, s, d_w], axis=1)
+        # filled in place: the (W, M H) weight block dominates and a concatenate copies it
+        m, h = self.visible, self.hidden
+        out = np.empty((v.shape[0], self.n_params))
+        np.divide(v - a, self.sigma2, out=out[:, :m])
+        out[:, m : m + h] = s
+        d_w = out[:, m + h :].reshape(v.shape[0], m, h)  # a view: rows are contiguous
+        np.multiply(v[:, :, None], s[:, None, :] / self.sigma2, out=d_w)
+        return out
 
     def grad_lap(self, p, x, pairs=None):
         a, w, v, z = self._field(p, x)
-        s = expit(z)
+        s = softplus_sigmoid(z)[1]
         return self._grad(a, w, v, s, x.shape), self._lap(w, s)
 
     def param_grad(self, p, x, pairs=None):
         a, _, v, z = self._field(p, x)
-        return self._param_grad(a, v, expit(z))
+        return self._param_grad(a, v, softplus_sigmoid(z)[1])
 
     def local_terms(self, p, x, pairs=None):
         a, w, v, z = self._field(p, x)
-        s = expit(z)
+        s = softplus_sigmoid(z)[1]
         return self._grad(a, w, v, s, x.shape), self._lap(w, s), self._param_grad(a, v, s)
