@@ -107,11 +107,15 @@ def test_a_killed_rank_brings_the_job_down_promptly(tmp_path):
     cmd = [tool("mpiexec"), "-n", "2", sys.executable, "-m", "nqsflow.vmc",
            str(_long_spec(tmp_path)), "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    time.sleep(2.0)  # both ranks are in the optimisation loop by now
     pattern = f"^{sys.executable} -m nqsflow.vmc .*{out}"
-    ranks = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
-    pids = [int(p) for p in ranks.stdout.split()]
+    pids: list[int] = []
+    deadline = time.time() + 30
+    while len(pids) < 2 and time.time() < deadline:
+        time.sleep(0.2)
+        ranks = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
+        pids = [int(p) for p in ranks.stdout.split()]
     assert len(pids) == 2, "expected two rank processes"
+    time.sleep(1.0)  # let them reach the optimisation loop
     victim = pids[1]
     start = time.perf_counter()
     os.kill(victim, signal.SIGKILL)
