@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import subprocess
@@ -26,6 +27,9 @@ from nqsflow.config import load_study, runspec_for, study_points
 from nqsflow.errors import ArtifactError
 from nqsflow.fit import run_fit
 
+from . import synthetic
+from .synthetic import exact_energy
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config" / "config.yaml"
 
@@ -39,26 +43,8 @@ def config():
     return study
 
 
-def exact_energy(omega):
-    omega = np.asarray(omega, dtype=float)
-    return 2.0 * omega + omega**0.6
-
-
-def write_reference(config, path, noise=1e-3):
-    pts = study_points(config)
-    omega = np.array([p.omega for p in pts])
-    exact = exact_energy(omega)
-    observed = exact + np.random.default_rng(11).normal(0.0, noise, omega.size)
-    tree = {
-        "points": {
-            "name": np.array([p.name for p in pts]),
-            "omega": omega,
-            "role": np.array([p.role for p in pts]),
-        },
-        "exact": {"energy": exact},
-        "observations": {"energy": observed, "energy_error": np.full(omega.size, noise)},
-    }
-    return write_artifact(path, tree, provenance("nqsflow.data/1", {"design": config["design"]}))
+# the BMA tests weigh noisy observations
+write_reference = functools.partial(synthetic.write_reference, noise=1e-3)
 
 
 def write_fit(config, path, name, bias, std, points=None):

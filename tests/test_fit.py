@@ -25,17 +25,13 @@ from nqsflow.fit import (
 )
 from nqsflow.fit.__main__ import main as fit_main
 
+from .synthetic import exact_energy, write_reference
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config" / "config.yaml"
 
 
 # ------------------------------------------------------------------ fixtures
-
-
-def exact_energy(omega):
-    """A plausible ground-state curve of the 2D two-electron dot (3.0 at omega = 1)."""
-    omega = np.asarray(omega, dtype=float)
-    return 2.0 * omega + omega**0.6
 
 
 def vmc_energy(ansatz, omega):
@@ -57,22 +53,6 @@ def config():
         "blr": {"kind": "blr", "features": ["1", "omega", "1/omega"]},
     }
     return study
-
-
-def write_reference(config, path, noise=0.0):
-    pts = study_points(config)
-    omega = np.array([p.omega for p in pts])
-    exact = exact_energy(omega)
-    tree = {
-        "points": {
-            "name": np.array([p.name for p in pts]),
-            "omega": omega,
-            "role": np.array([p.role for p in pts]),
-        },
-        "exact": {"energy": exact},
-        "observations": {"energy": exact, "energy_error": np.full(omega.size, noise)},
-    }
-    return write_artifact(path, tree, provenance("nqsflow.data/1", {"design": config["design"]}))
 
 
 def write_vmc(config, folder, ansatz, skip=(), extra_omega=None):
