@@ -73,7 +73,7 @@ def test_samplers_draw_the_gaussian_density(sampler_cls):
     expected = 1 / (2 * alpha * omega)
     # chains are correlated: allow 2 % (about 10 naive standard errors)
     assert second_moment == pytest.approx(expected, rel=0.02)
-    assert 0.3 < vmc._acceptance() < 0.95
+    assert 0.3 < vmc.state.acceptance < 0.95
 
 
 def test_same_seed_same_numbers_other_seed_other_numbers(dot_spec):

@@ -30,6 +30,10 @@ PARAMS_STREAM = 1 << 30  # spawn key of the parameter stream, apart from any ran
 HISTORY_KEYS = ("energy", "energy_error", "variance", "acceptance", "grad_norm", "parameters")
 
 
+def _ratio(accepted: float, proposed: float) -> float:
+    return float(accepted / proposed) if proposed else float("nan")
+
+
 class BoundWavefunction:
     """An ansatz at fixed parameters: what a sampler evaluates."""
 
@@ -162,10 +166,12 @@ class VMC:
         self.state = state
         return out
 
-    def _acceptance(self) -> float:
-        counts = self.comm.sum(np.array([self.state.accepted, self.state.proposed]))
+    def _take_move_counts(self) -> list[float]:
+        # this rank's accepted and proposed moves since the last call; they ride
+        # along in the step's one reduction instead of a collective of their own
+        counts = [float(self.state.accepted), float(self.state.proposed)]
         self.state.accepted = self.state.proposed = 0
-        return float(counts[0] / counts[1]) if counts[1] else float("nan")
+        return counts
 
     def gradient_step(self, samples: int) -> StepStats:
         """Estimate E and its gradient 2(<E_L O> - <E_L><O>), then update the parameters."""
@@ -173,10 +179,17 @@ class VMC:
         x = x.reshape(-1, *x.shape[2:])
         e_local, o = self.local_energy_and_derivatives(x)
         n_params = o.shape[1]
-        parts = [[e_local.size, e_local.sum(), e_local @ e_local], o.sum(0), e_local @ o]
+        parts = [
+            self._take_move_counts(),
+            [e_local.size, e_local.sum(), e_local @ e_local],
+            o.sum(0),
+            e_local @ o,
+        ]
         if self.optimizer.needs_metric:
             parts.append((o.T @ o).ravel())
         sums = self.comm.sum(np.concatenate(parts))
+        acceptance = _ratio(*sums[:2])
+        sums = sums[2:]
         count, e_sum, e2_sum = sums[:3]
         o_mean = sums[3 : 3 + n_params] / count
         eo_mean = sums[3 + n_params : 3 + 2 * n_params] / count
@@ -195,7 +208,7 @@ class VMC:
             float(energy),
             float(np.sqrt(variance / count)),
             float(variance),
-            self._acceptance(),
+            acceptance,
             gradient,
         )
 
@@ -305,9 +318,11 @@ class VMC:
             pair = np.zeros(bins)
         sums = self.comm.sum(
             np.concatenate(
-                [e_local.sum(axis=1), [e_local.size], radial, pair]
+                [self._take_move_counts(), e_local.sum(axis=1), [e_local.size], radial, pair]
             )
         )
+        acceptance = _ratio(*sums[:2])
+        sums = sums[2:]
         series = sums[:rounds] / (self.walkers * self.comm.size)
         count = sums[rounds]
         radial_counts = sums[rounds + 1 : rounds + 1 + bins]
@@ -323,7 +338,7 @@ class VMC:
             "energy": energy,
             "energy_error": error,
             "variance": variance,
-            "acceptance": self._acceptance(),
+            "acceptance": acceptance,
             "samples": int(count),
             "blocking_level": block.level if block is not None else 0,
             "energy_series": series,
