@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from nqsflow.artifacts import provenance, write_artifact
-from nqsflow.config import study_points
+from nqsflow.config import load_study, study_points
+
+CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
 
 
 def exact_energy(omega):
@@ -30,3 +34,11 @@ def write_reference(config, path, noise=0.0):
         "observations": {"energy": observed, "energy_error": np.full(omega.size, noise)},
     }
     return write_artifact(path, tree, provenance("nqsflow.data/1", {"design": config["design"]}))
+
+
+def bma_study():
+    """The default study, weighing by the test points only (synthetic fits have no LOO)."""
+    study = load_study(CONFIG)
+    study["bma"] = {"weights": "predictive"}
+    study["fit"]["methods"] = {"gp": {"kind": "gp"}, "ridge": {"kind": "ridge", "degree": 2}}
+    return study

@@ -23,12 +23,12 @@ from nqsflow.bma import (
     score,
 )
 from nqsflow.bma.__main__ import main as bma_main
-from nqsflow.config import load_study, runspec_for, study_points
+from nqsflow.config import runspec_for, study_points
 from nqsflow.errors import ArtifactError
 from nqsflow.fit import run_fit
 
 from . import synthetic
-from .synthetic import exact_energy
+from .synthetic import bma_study, exact_energy
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config" / "config.yaml"
@@ -36,11 +36,8 @@ CONFIG = ROOT / "config" / "config.yaml"
 
 @pytest.fixture(scope="module")
 def config():
-    """The default study, weighing by the test points only (the synthetic fits have no LOO)."""
-    study = load_study(CONFIG)
-    study["bma"] = {"weights": "predictive"}
-    study["fit"]["methods"] = {"gp": {"kind": "gp"}, "ridge": {"kind": "ridge", "degree": 2}}
-    return study
+    """The default study, weighing by the test points only."""
+    return bma_study()
 
 
 # the BMA tests weigh noisy observations

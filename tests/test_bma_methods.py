@@ -22,9 +22,9 @@ from nqsflow.bma import (
     stacking_objective,
     stacking_weights,
 )
-from nqsflow.config import load_study
 from nqsflow.errors import ConfigError
 
+from .synthetic import bma_study
 from .test_bma import write_fit, write_reference
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
@@ -112,11 +112,8 @@ def test_mixture_density_and_quantiles_by_hand():
 
 @pytest.fixture(scope="module")
 def config():
-    """The default study, weighing by the test points only (the synthetic fits have no LOO)."""
-    study = load_study(CONFIG)
-    study["bma"] = {"weights": "predictive"}
-    study["fit"]["methods"] = {"gp": {"kind": "gp"}, "ridge": {"kind": "ridge", "degree": 2}}
-    return study
+    """The default study, weighing by the test points only."""
+    return bma_study()
 
 
 def three_fits(config, folder, evidence=3.0):

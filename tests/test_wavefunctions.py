@@ -37,10 +37,9 @@ def _params(factor, params):
     return factor.initial_params(np.random.default_rng(0)) + 0.05
 
 
-def _positions(particles, dim, walkers=5, seed=1):
+def _positions(particles, dim, walkers=5, seed=1, min_distance=0.0):
     x = np.random.default_rng(seed).normal(scale=0.9, size=(walkers, particles, dim))
-    if walkers == 5:  # the derivative tests: stay outside the hard core of the test factor
-        assert pair_vectors(x)[1].min() > 0.1
+    assert pair_vectors(x)[1].min() > min_distance  # e.g. outside a test factor's hard core
     return x
 
 
@@ -50,7 +49,7 @@ def test_coordinate_gradient_and_laplacian(dim, which):
     particles, omega = 3, 0.7
     factor, params = _factors(particles, dim, omega)[which]
     p = _params(factor, params)
-    x = _positions(particles, dim)
+    x = _positions(particles, dim, min_distance=0.1)
     grad, lap = factor.grad_lap(p, x)
     num_grad = np.zeros_like(x)
     num_lap = np.zeros(x.shape[0])
@@ -71,7 +70,7 @@ def test_parameter_gradient(which):
     particles, dim, omega = 2, 2, 1.3
     factor, params = _factors(particles, dim, omega)[which]
     p = _params(factor, params)
-    x = _positions(particles, dim)
+    x = _positions(particles, dim, min_distance=0.1)
     analytic = factor.param_grad(p, x)
     assert analytic.shape == (x.shape[0], factor.n_params)
     for k in range(factor.n_params):
@@ -123,7 +122,7 @@ def test_local_energy_of_exact_state_is_constant():
 def test_fused_evaluations_agree_with_the_separate_ones(which):
     factor, params = _factors(3, 3, 0.7)[which]
     p = _params(factor, params)
-    x = _positions(3, 3)
+    x = _positions(3, 3, min_distance=0.1)
     log_psi, grad = factor.log_psi_grad(p, x)
     np.testing.assert_allclose(log_psi, factor.log_psi(p, x), rtol=1e-13)
     g, l, o = factor.local_terms(p, x)

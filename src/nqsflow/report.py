@@ -23,18 +23,16 @@ from nqsflow.data import two_body_energy
 from nqsflow.workflow import REPORT_FILES
 
 
-def _ansatz_of(path: str, config) -> str:
-    # results/{study}/vmc/{system}/{ansatz}/{point}.h5
-    return Path(path).parent.name
+def collect_vmc(vmc_paths):
+    """VMC results grouped by ansatz: ``{ansatz: {omega: tree}}``.
 
-
-def collect_vmc(vmc_paths, config):
-    """VMC results grouped by ansatz: ``{ansatz: {omega: tree}}``."""
+    The ansatz is the folder a VMC artifact sits in (``nqsflow.workflow.vmc_path``).
+    """
     grouped: dict[str, dict[float, dict]] = defaultdict(dict)
     for path in vmc_paths:
         tree = read_artifact(path, schema="nqsflow.vmc")
         omega = float(config_of(tree)["system"]["omega"])
-        grouped[_ansatz_of(path, config)][omega] = tree
+        grouped[Path(path).parent.name][omega] = tree
     return grouped
 
 
@@ -152,7 +150,7 @@ def write_report(config, reference_path, bma_path, fit_paths, vmc_paths, outdir)
     bma = read_artifact(bma_path, schema="nqsflow.bma")
     for path in fit_paths:  # checked so a corrupt fit is named here, not missed
         read_artifact(path, schema="nqsflow.fit")
-    vmc = collect_vmc(vmc_paths, config)
+    vmc = collect_vmc(vmc_paths)
     pts = reference["points"]
     omega, exact = pts["omega"], reference["exact"]["energy"]
     exact_at = dict(zip(omega.tolist(), exact.tolist(), strict=True))
