@@ -10,7 +10,24 @@ positions ``x`` of shape (W, N, d) it gives
 - ``local_terms(p, x)`` -> gradient, Laplacian and parameter gradient in one pass
 
 Pair factors also accept ``pairs=(diff, r)`` from :func:`geometry.pair_vectors`
-so a product computes the pair geometry once.
+so a product computes the pair geometry once.  ``log_psi`` is ln|psi|; an
+antisymmetric factor also gives ``sign(p, x)``.
+
+Single-particle moves (the sampler moves particle k of every walker at once)
+use a per-walker cache that a factor may keep (a Slater determinant keeps its
+inverse matrices):
+
+- ``init_cache(p, x)`` -> the cache at positions ``x`` (or None)
+- ``grad_particle(p, x, cache, k)`` -> d ln|psi| / d x_k at ``x``, (W, d)
+- ``propose(p, x, cache, k, xk)`` -> ``(dlog, grad, data)``: ln|psi(x')| - ln|psi(x)|
+  (W,) and d ln|psi(x')| / d x_k (W, d), where x' is ``x`` with particle k at ``xk``
+  (W, d); ``data`` is whatever ``accept`` needs again
+- ``accept(p, x, cache, k, xk, accepted, data)`` -> the cache after particle k
+  moved to ``xk`` in the walkers where ``accepted`` (W,) is True; ``x`` still
+  holds the old positions
+
+The defaults below are correct for any factor but recompute everything; a
+factor overrides them where it can do better (O(N) instead of O(N^2) work).
 """
 
 from __future__ import annotations
@@ -35,6 +52,7 @@ class Factor:
     kind = ""
     options: dict[str, dict] = {}
     uses_pairs = False
+    antisymmetric = False  # True for a factor that changes sign under like-spin exchange
     n_params = 0
 
     def __init_subclass__(cls, **kwargs):
@@ -70,3 +88,27 @@ class Factor:
     def local_terms(self, p, x, pairs=None):
         grad, lap = self.grad_lap(p, x, pairs)
         return grad, lap, self.param_grad(p, x, pairs)
+
+    def sign(self, p, x) -> np.ndarray:
+        """Sign of this factor at each walker (W,): +1 unless the factor can change sign."""
+        return np.ones(x.shape[0])
+
+    def init_cache(self, p, x):
+        """Per-walker data that single-particle moves update (None: nothing kept)."""
+        return None
+
+    def grad_particle(self, p, x, cache, k: int) -> np.ndarray:
+        """d ln|psi| / d x_k at ``x``, shape (W, d)."""
+        return self.log_psi_grad(p, x)[1][:, k]
+
+    def propose(self, p, x, cache, k: int, xk: np.ndarray):
+        """Log-ratio and new gradient of particle k for the move x_k -> ``xk`` (see module doc)."""
+        moved = x.copy()
+        moved[:, k] = xk
+        new_log, new_grad = self.log_psi_grad(p, moved)
+        with np.errstate(invalid="ignore"):  # -inf - -inf inside a hard core: rejected
+            return new_log - self.log_psi(p, x), new_grad[:, k], None
+
+    def accept(self, p, x, cache, k: int, xk: np.ndarray, accepted: np.ndarray, data):
+        """The cache after the accepted moves of particle k (see module doc)."""
+        return cache

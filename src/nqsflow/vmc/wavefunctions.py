@@ -96,6 +96,42 @@ class ProductAnsatz:
             dp.append(o)
         return grad, lap, np.concatenate(dp, axis=1)
 
+    def sign(self, p: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Sign of psi at each walker (W,); ln|psi| is what :meth:`log_psi` gives."""
+        out = np.ones(x.shape[0])
+        for f, q in self._parts(p):
+            if f.antisymmetric:
+                out = out * f.sign(q, x)
+        return out
+
+    # single-particle moves: the factors' caches in a list, in factor order
+
+    def init_cache(self, p, x) -> list:
+        """Every factor's per-walker cache at ``x``."""
+        return [f.init_cache(q, x) for f, q in self._parts(p)]
+
+    def grad_particle(self, p, x, cache: list, k: int) -> np.ndarray:
+        """d ln|psi| / d x_k at ``x`` (W, d)."""
+        return sum(
+            f.grad_particle(q, x, c, k) for (f, q), c in zip(self._parts(p), cache, strict=True)
+        )
+
+    def propose(self, p, x, cache: list, k: int, xk: np.ndarray):
+        """ln|psi(x')/psi(x)| (W,), d ln|psi(x')| / d x_k (W, d) and the factors' data."""
+        dlog, grad, data = 0.0, 0.0, []
+        for (f, q), c in zip(self._parts(p), cache, strict=True):
+            d, g, extra = f.propose(q, x, c, k, xk)
+            dlog, grad = dlog + d, grad + g
+            data.append(extra)
+        return dlog, grad, data
+
+    def accept(self, p, x, cache: list, k: int, xk, accepted: np.ndarray, data: list) -> list:
+        """Every factor's cache after the accepted moves of particle k."""
+        return [
+            f.accept(q, x, c, k, xk, accepted, extra)
+            for (f, q), c, extra in zip(self._parts(p), cache, data, strict=True)
+        ]
+
 
 def build_ansatz(spec: Sequence[Mapping[str, Any]], system: HarmonicTrap) -> ProductAnsatz:
     """The product ansatz described by a run spec's ``ansatz`` list."""
@@ -105,6 +141,11 @@ def build_ansatz(spec: Sequence[Mapping[str, Any]], system: HarmonicTrap) -> Pro
         if item["kind"] not in FACTORS:
             raise ConfigError(f"ansatz: unknown factor kind {item['kind']!r}")
         factors.append(FACTORS[item["kind"]].from_spec(system, **options))
+    if system.fermions and max(system.spins) > 1 and not any(f.antisymmetric for f in factors):
+        raise ConfigError(
+            f"ansatz: {system.particles} fermions with spins {list(system.spins)} need an "
+            "antisymmetric factor (kind: slater); this product is symmetric"
+        )
     if system.interaction == "hard_sphere" and not any(
         isinstance(f, HardSphereJastrow) for f in factors
     ):
