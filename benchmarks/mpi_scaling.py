@@ -48,19 +48,19 @@ def worker(walkers: int, steps: int) -> None:
     spec = json.loads(json.dumps(SPEC))
     spec["sampler"]["walkers"] = walkers
     vmc = build_vmc(spec, comm)
-    vmc.start(spec["sampler"]["burn_in"])
+    state = vmc.init(spec["seed"], spec["sampler"]["burn_in"])
     samples = walkers * comm.size  # one round of every rank's walkers per step
-    vmc.gradient_step(samples)  # warm-up
+    state, _ = vmc.step(state, samples)  # warm-up
     step_times, prod_times = [], []
     for _ in range(steps):
         comm.sum(np.zeros(1))  # line the ranks up before timing
         start = time.perf_counter()
-        vmc.gradient_step(samples)
+        state, _ = vmc.step(state, samples)
         step_times.append(time.perf_counter() - start)
     for _ in range(steps):
         comm.sum(np.zeros(1))
         start = time.perf_counter()
-        vmc.produce(samples)
+        state, _ = vmc.produce(state, samples)
         prod_times.append(time.perf_counter() - start)
     if comm.rank == 0:
         print(json.dumps({

@@ -90,12 +90,11 @@ def nqsflow_throughput(steps: int, repeats: int) -> dict:
         for _ in range(repeats):
             h = build_hamiltonian(SPEC["system"])
             vmc = VMC(h, build_ansatz(SPEC["ansatz"], h),
-                      build_sampler(SPEC["sampler"], h.omega), build_optimizer(SPEC["optimizer"]),
-                      seed=SPEC["seed"], walkers=SPEC["sampler"]["walkers"],
-                      thin=SPEC["sampler"]["thin"])
-            vmc.start(SPEC["sampler"]["burn_in"])
+                      build_sampler(SPEC["sampler"], h), build_optimizer(SPEC["optimizer"]),
+                      walkers=SPEC["sampler"]["walkers"], thin=SPEC["sampler"]["thin"])
+            state = vmc.init(SPEC["seed"], SPEC["sampler"]["burn_in"])
             start = time.perf_counter()
-            vmc.optimize(steps, SPEC["optimizer"]["samples"])
+            vmc.optimize(state, steps, SPEC["optimizer"]["samples"])
             elapsed = time.perf_counter() - start
             best = max(best, steps * SPEC["optimizer"]["samples"] / elapsed)
     return {"samples_per_s": best, "s_per_step": SPEC["optimizer"]["samples"] / best}

@@ -65,15 +65,15 @@ def test_samplers_draw_the_gaussian_density(sampler_cls):
     omega, alpha = 0.8, 1.3
     system = HarmonicTrap(omega, 2, 3, "none")
     frozen = SGD(Schedule(initial=0.0))
-    vmc = VMC(system, ProductAnsatz([Gaussian(omega, alpha)]), sampler_cls(omega), frozen,
-              seed=4, walkers=500, thin=5)
-    vmc.start(100)
-    x = vmc.sample(500 * 200)
+    unit = system.length if sampler_cls is Metropolis else system.time
+    vmc = VMC(system, ProductAnsatz([Gaussian(omega, alpha)]), sampler_cls(unit), frozen,
+              walkers=500, thin=5)
+    state, x = vmc.sample(vmc.init(4, 100), 500 * 200)
     second_moment = np.mean(x**2)
     expected = 1 / (2 * alpha * omega)
     # chains are correlated: allow 2 % (about 10 naive standard errors)
     assert second_moment == pytest.approx(expected, rel=0.02)
-    assert 0.3 < vmc.state.acceptance < 0.95
+    assert 0.3 < state.walkers.acceptance < 0.95
 
 
 def test_same_seed_same_numbers_other_seed_other_numbers(dot_spec):

@@ -94,9 +94,8 @@ def test_checkpoint_of_another_run_is_refused(tmp_path):
     ckpt = checkpoint_path(out)
     # a checkpoint left behind by another spec (the seed differs) must not be resumed
     other = {**short, "seed": 99}
-    vmc = build_vmc(other)
-    vmc.start(5)
-    write_checkpoint(ckpt, other, [vmc.snapshot()])
+    state = build_vmc(other).init(other["seed"], 5)
+    write_checkpoint(ckpt, other, [state.snapshot()])
     proc = subprocess.run(_command(spec_path, out, 1), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "checkpoint of a different run spec" in proc.stderr and "Traceback" not in proc.stderr

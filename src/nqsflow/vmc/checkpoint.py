@@ -36,34 +36,28 @@ def _canonical(spec: Mapping[str, Any]) -> str:
     return json.dumps(spec, sort_keys=True)
 
 
+def _part_tree(part: Mapping[str, Any]) -> dict[str, Any]:
+    # scalars become attributes, arrays datasets, groups subgroups of datasets
+    node: dict[str, Any] = {ATTRS: dict(part["scalars"]), **part["arrays"]}
+    for name, group in part["groups"].items():
+        node[name] = dict(group)
+    return node
+
+
+def _tree_part(node: Mapping[str, Any], groups: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "scalars": dict(node[ATTRS]),
+        "arrays": {k: v for k, v in node.items() if k != ATTRS and k not in groups},
+        "groups": {g: {k: v for k, v in node[g].items() if k != ATTRS} for g in groups},
+    }
+
+
 def snapshots_tree(snapshots: list[Mapping[str, Any]]) -> dict[str, Any]:
     """Layout: ``/state`` (shared by all ranks, from rank 0) and ``/ranks/{r}`` (per rank)."""
-    first = snapshots[0]
-    tree: dict[str, Any] = {
-        "state": {
-            ATTRS: {"step": first["step"], "converged_at": first["converged_at"]},
-            "params": first["params"],
-            "params_initial": first["params_initial"],
-            "optimizer": dict(first["optimizer"]),
-            "history": dict(first["history"]),
-        },
-        "ranks": {},
+    return {
+        "state": _part_tree(snapshots[0]["shared"]),
+        "ranks": {str(rank): _part_tree(snap["local"]) for rank, snap in enumerate(snapshots)},
     }
-    for rank, snap in enumerate(snapshots):
-        node = {
-            ATTRS: {
-                "step_size": snap["step_size"],
-                "accepted": snap["accepted"],
-                "proposed": snap["proposed"],
-                "rng": json.dumps(snap["rng"]),
-            },
-            "positions": snap["positions"],
-            "log_psi": snap["log_psi"],
-        }
-        if snap["drift"] is not None:
-            node["drift"] = snap["drift"]
-        tree["ranks"][str(rank)] = node
-    return tree
 
 
 def write_checkpoint(path, spec: Mapping[str, Any], snapshots: list[Mapping[str, Any]]) -> None:
@@ -80,22 +74,15 @@ def read_checkpoint(path, spec: Mapping[str, Any], rank: int, size: int) -> dict
     ranks = int(tree[ATTRS]["mpi_ranks"])
     if ranks != size:
         raise ArtifactError(path, f"checkpoint written by {ranks} ranks; resume with {ranks}")
-    state, mine = tree["state"], tree["ranks"][str(rank)]
-    return {
-        "step": state[ATTRS]["step"],
-        "converged_at": state[ATTRS]["converged_at"],
-        "params": state["params"],
-        "params_initial": state["params_initial"],
-        "optimizer": {k: v for k, v in state["optimizer"].items() if k != ATTRS},
-        "history": {k: v for k, v in state["history"].items() if k != ATTRS},
-        "positions": mine["positions"],
-        "log_psi": mine["log_psi"],
-        "drift": mine.get("drift"),
-        "step_size": mine[ATTRS]["step_size"],
-        "accepted": mine[ATTRS]["accepted"],
-        "proposed": mine[ATTRS]["proposed"],
-        "rng": json.loads(mine[ATTRS]["rng"]),
-    }
+    try:
+        shared = tree["state"]
+        groups = tuple(k for k, v in shared.items() if k != ATTRS and isinstance(v, dict))
+        return {
+            "shared": _tree_part(shared, groups),
+            "local": _tree_part(tree["ranks"][str(rank)], ()),
+        }
+    except KeyError as exc:
+        raise ArtifactError(path, f"checkpoint lacks {exc}; delete it to start afresh") from None
 
 
 class Checkpointer:
@@ -124,24 +111,24 @@ class Checkpointer:
             return None
         return read_checkpoint(self.path, self.spec, self.comm.rank, self.comm.size)
 
-    def save(self, vmc) -> None:
+    def save(self, state) -> None:
         """Gather the ranks' snapshots; rank 0 writes them."""
-        snapshots = self.comm.gather(vmc.snapshot())
+        snapshots = self.comm.gather(state.snapshot())
         if self.comm.rank == 0:
             write_checkpoint(self.path, self.spec, snapshots)
 
-    def after_step(self, vmc) -> bool:
+    def after_step(self, state) -> bool:
         """Checkpoint when due; True (stop) once any rank has caught a signal."""
         stop = self.comm.sum(np.array([float(self.signalled)]))[0] > 0
-        if stop or (self.every and vmc.step % self.every == 0):
-            self.save(vmc)
+        if stop or (self.every and state.step % self.every == 0):
+            self.save(state)
         if stop:
-            self.interrupted_at = vmc.step
+            self.interrupted_at = state.step
         return bool(stop)
 
-    def after_optimization(self, vmc) -> None:
+    def after_optimization(self, state) -> None:
         """Checkpoint the optimised state, so a restart skips straight to production."""
-        self.save(vmc)
+        self.save(state)
 
     def remove(self) -> None:
         """Delete the checkpoint once the final artifact is safely written."""

@@ -6,12 +6,18 @@ owns one set of walkers; ranks exchange only sums.  Rank r's stream comes from
 ``SeedSequence(seed, spawn_key=(r,))``, or, with ``block_size``, each block of
 walkers has its own stream (see :mod:`streams`); the initial parameters come
 from a stream of their own, identical on every rank.
+
+In the BlackJAX shape, :class:`VMC` holds the parts of a run (Hamiltonian,
+ansatz, sampler, optimiser, communicator) and its methods map a
+:class:`~nqsflow.vmc.state.VMCState` to a new state and what the step measured.
+The driver knows nothing of traps: start positions, units and histogram ranges
+come from the Hamiltonian.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -22,12 +28,12 @@ from nqsflow.vmc.geometry import pair_vectors
 from nqsflow.vmc.hamiltonians import HarmonicTrap, build_hamiltonian
 from nqsflow.vmc.optimizers import build_optimizer
 from nqsflow.vmc.parallel import SerialComm
-from nqsflow.vmc.samplers import SamplerState, build_sampler, burn_in
+from nqsflow.vmc.samplers import build_sampler, burn_in
+from nqsflow.vmc.state import VMCState
 from nqsflow.vmc.streams import WalkerStreams
 from nqsflow.vmc.wavefunctions import ProductAnsatz, build_ansatz
 
 PARAMS_STREAM = 1 << 30  # spawn key of the parameter stream, apart from any rank's
-HISTORY_KEYS = ("energy", "energy_error", "variance", "acceptance", "grad_norm", "parameters")
 
 
 def _ratio(accepted: float, proposed: float) -> float:
@@ -45,6 +51,18 @@ class BoundWavefunction:
 
     def log_psi_grad(self, x):
         return self.ansatz.log_psi_grad(self.params, x)
+
+    def init_cache(self, x):
+        return self.ansatz.init_cache(self.params, x)
+
+    def grad_particle(self, x, cache, k):
+        return self.ansatz.grad_particle(self.params, x, cache, k)
+
+    def propose(self, x, cache, k, xk):
+        return self.ansatz.propose(self.params, x, cache, k, xk)
+
+    def accept(self, x, cache, k, xk, accepted, data):
+        return self.ansatz.accept(self.params, x, cache, k, xk, accepted, data)
 
 
 @dataclass
@@ -87,7 +105,6 @@ class VMC:
         sampler,
         optimizer,
         *,
-        seed: int,
         walkers: int = 500,
         thin: int = 4,
         block_size: int | None = None,
@@ -100,91 +117,79 @@ class VMC:
         self.comm = comm if comm is not None else SerialComm()
         self.walkers = int(walkers)
         self.thin = int(thin)
-        self.rng = WalkerStreams(seed, self.walkers, block_size or self.walkers, self.comm.rank)
+        self.block_size = block_size or self.walkers
+
+    def wf(self, state: VMCState) -> BoundWavefunction:
+        """The ansatz at the state's parameters."""
+        return BoundWavefunction(self.ansatz, state.params)
+
+    def _fresh(self, seed: int) -> VMCState:
+        # parameters and streams from the seed; walkers not yet placed
+        rng = WalkerStreams(seed, self.walkers, self.block_size, self.comm.rank)
         param_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(PARAMS_STREAM,)))
-        self.params = ansatz.initial_params(param_rng)
-        self.params_initial = self.params.copy()
-        self.opt_state = optimizer.init(self.params)
-        self.state: SamplerState | None = None
-        self.step = 0
-        self.converged_at = -1
-        self.history: dict[str, list] = {k: [] for k in HISTORY_KEYS}
+        params = self.ansatz.initial_params(param_rng)
+        return VMCState(params, params.copy(), self.optimizer.init(params), None, rng)
 
-    @property
-    def wf(self) -> BoundWavefunction:
-        """The ansatz at the current parameters."""
-        return BoundWavefunction(self.ansatz, self.params)
+    def init(self, seed: int, burn_in_sweeps: int) -> VMCState:
+        """A new run: initial parameters, walkers placed by the trap and equilibrated."""
+        state = self._fresh(seed)
+        x0 = self.hamiltonian.initial_positions(state.rng, self.walkers)
+        wf = self.wf(state)
+        walkers = burn_in(
+            self.sampler, state.rng, self.sampler.init(x0, wf), wf, burn_in_sweeps,
+            total=self.comm.sum,
+        )
+        return replace(state, walkers=walkers)
 
-    def local_energy(self, x: np.ndarray) -> np.ndarray:
+    def restore(self, seed: int, snapshot) -> VMCState:
+        """The state of a :meth:`VMCState.snapshot` taken by this rank of an identical run."""
+        state = self._fresh(seed).restored(snapshot)
+        return replace(state, walkers=self.sampler.refresh(state.walkers, self.wf(state)))
+
+    def local_energy(self, params: np.ndarray, x: np.ndarray) -> np.ndarray:
         """E_L of each walker at positions ``x`` (W, N, d)."""
         pairs = pair_vectors(x) if x.shape[1] > 1 else None
-        grad, lap = self.ansatz.grad_lap(self.params, x, pairs)
+        grad, lap = self.ansatz.grad_lap(params, x, pairs)
         return self.hamiltonian.local_energy(grad, lap, x, None if pairs is None else pairs[1])
 
-    def local_energy_and_derivatives(self, x: np.ndarray):
+    def local_energy_and_derivatives(self, params: np.ndarray, x: np.ndarray):
         """E_L (W,) and O = d ln psi / d p (W, P) at positions ``x``, sharing the work."""
         pairs = pair_vectors(x) if x.shape[1] > 1 else None
-        grad, lap, o = self.ansatz.local_terms(self.params, x, pairs)
+        grad, lap, o = self.ansatz.local_terms(params, x, pairs)
         r = None if pairs is None else pairs[1]
         return self.hamiltonian.local_energy(grad, lap, x, r), o
-
-    def start(self, burn_in_sweeps: int) -> None:
-        """Place the walkers around the trap centre and equilibrate them."""
-        scale = 1.0 / np.sqrt(self.hamiltonian.omega)
-        x0 = scale * self.rng.standard_normal((self.walkers, *self.hamiltonian.shape))
-        if self.hamiltonian.interaction == "hard_sphere":
-            x0 = self._separate(x0)
-        self.state = self.sampler.init(x0, self.wf)
-        self.state = burn_in(
-            self.sampler, self.rng, self.state, self.wf, burn_in_sweeps, total=self.comm.sum
-        )
-
-    def _separate(self, x: np.ndarray) -> np.ndarray:
-        # redraw walkers with overlapping hard cores: a chain must start where psi != 0
-        radius = self.hamiltonian.radius
-        for _ in range(1000):
-            bad = np.any(pair_vectors(x)[1] <= radius, axis=1)
-            if not bad.any():
-                return x
-            # draw for every walker so each block's stream advances the same way
-            x[bad] = x[bad] + radius * self.rng.standard_normal(x.shape)[bad]
-        raise RuntimeError("could not place walkers without overlapping hard cores")
 
     def _rounds(self, samples: int) -> int:
         per_rank = -(-samples // self.comm.size)
         return max(1, -(-per_rank // self.walkers))
 
-    def sample(self, samples: int) -> np.ndarray:
+    def sample(self, state: VMCState, samples: int) -> tuple[VMCState, np.ndarray]:
         """Positions of about ``samples`` draws over all ranks, (rounds, W, N, d) on this rank."""
         rounds = self._rounds(samples)
         out = np.empty((rounds, self.walkers, *self.hamiltonian.shape))
-        state, wf = self.state, self.wf
+        walkers, wf, sampler = state.walkers, self.wf(state), self.sampler
         for k in range(rounds):
+            walkers = sampler.recache(walkers, wf)
             for _ in range(self.thin):
-                state = self.sampler.step(self.rng, state, wf)
-            out[k] = state.positions
-        self.state = state
-        return out
+                walkers = sampler.step(state.rng, walkers, wf)
+            out[k] = walkers.positions
+        return replace(state, walkers=walkers), out
 
-    def _take_move_counts(self) -> list[float]:
+    def _take_move_counts(self, state: VMCState) -> tuple[VMCState, list[float]]:
         # this rank's accepted and proposed moves since the last call; they ride
         # along in the step's one reduction instead of a collective of their own
-        counts = [float(self.state.accepted), float(self.state.proposed)]
-        self.state.accepted = self.state.proposed = 0
-        return counts
+        w = state.walkers
+        counts = [float(w.accepted), float(w.proposed)]
+        return replace(state, walkers=replace(w, accepted=0, proposed=0)), counts
 
-    def gradient_step(self, samples: int) -> StepStats:
+    def step(self, state: VMCState, samples: int) -> tuple[VMCState, StepStats]:
         """Estimate E and its gradient 2(<E_L O> - <E_L><O>), then update the parameters."""
-        x = self.sample(samples)
+        state, x = self.sample(state, samples)
         x = x.reshape(-1, *x.shape[2:])
-        e_local, o = self.local_energy_and_derivatives(x)
+        e_local, o = self.local_energy_and_derivatives(state.params, x)
         n_params = o.shape[1]
-        parts = [
-            self._take_move_counts(),
-            [e_local.size, e_local.sum(), e_local @ e_local],
-            o.sum(0),
-            e_local @ o,
-        ]
+        state, counts = self._take_move_counts(state)
+        parts = [counts, [e_local.size, e_local.sum(), e_local @ e_local], o.sum(0), e_local @ o]
         if self.optimizer.needs_metric:
             parts.append((o.T @ o).ravel())
         sums = self.comm.sum(np.concatenate(parts))
@@ -200,126 +205,79 @@ class VMC:
         if self.optimizer.needs_metric:
             oo = sums[3 + 2 * n_params :].reshape(n_params, n_params) / count
             metric = oo - np.outer(o_mean, o_mean)
-        self.params, self.opt_state = self.optimizer.update(
-            self.params, gradient, self.opt_state, metric
+        params, opt_state = self.optimizer.update(state.params, gradient, state.optimizer, metric)
+        state = replace(state, params=params, optimizer=opt_state)
+        state = replace(state, walkers=self.sampler.refresh(state.walkers, self.wf(state)))
+        stats = StepStats(
+            float(energy), float(np.sqrt(variance / count)), float(variance), acceptance, gradient
         )
-        self.state = self.sampler.refresh(self.state, self.wf)
-        return StepStats(
-            float(energy),
-            float(np.sqrt(variance / count)),
-            float(variance),
-            acceptance,
-            gradient,
-        )
+        return state, stats
 
     def optimize(
         self,
+        state: VMCState,
         steps: int,
         samples: int,
         callback: Callable | None = None,
         convergence: Mapping[str, float] | None = None,
         monitor=None,
-    ) -> bool:
+    ) -> tuple[VMCState, bool]:
         """Continue the optimisation up to ``steps`` steps of ``samples`` draws each.
 
-        Resumable: the step counter and history live on the object (see
-        :meth:`snapshot`).  With ``convergence = {window: w, tolerance: tol}`` the
-        loop stops early once the mean energy of the last w steps differs from that
-        of the w before by less than tol.  ``monitor.after_step(vmc)`` runs after
-        every step (checkpoints); when it returns True the loop stops at once and
-        this returns False (interrupted), else True.
+        Resumable: the step counter and history live in the state.  With
+        ``convergence = {window: w, tolerance: tol}`` the loop stops early once the
+        mean energy of the last w steps differs from that of the w before by less
+        than tol.  ``monitor.after_step(state)`` runs after every step
+        (checkpoints); when it returns True the loop stops at once and the flag
+        returned is False (interrupted), else True.
         """
         window = int(convergence.get("window", 20)) if convergence else 0
-        rows = self.history
-        while self.step < steps and self.converged_at < 0:
-            stats = self.gradient_step(samples)
+        while state.step < steps and state.converged_at < 0:
+            state, stats = self.step(state, samples)
+            rows = state.history
             rows["energy"].append(stats.energy)
             rows["energy_error"].append(stats.energy_error)
             rows["variance"].append(stats.variance)
             rows["acceptance"].append(stats.acceptance)
             rows["grad_norm"].append(float(np.linalg.norm(stats.gradient)))
-            rows["parameters"].append(self.params.copy())
-            self.step += 1
+            rows["parameters"].append(state.params.copy())
+            state = replace(state, step=state.step + 1)
             if callback is not None:
-                callback(self.step - 1, stats)
-            if window and self.step >= 2 * window:
+                callback(state.step - 1, stats)
+            if window and state.step >= 2 * window:
                 recent = np.mean(rows["energy"][-window:])
                 before = np.mean(rows["energy"][-2 * window : -window])
                 if abs(recent - before) < convergence["tolerance"]:
-                    self.converged_at = self.step
-            if monitor is not None and monitor.after_step(self):
-                return False
-        return True
+                    state = replace(state, converged_at=state.step)
+            if monitor is not None and monitor.after_step(state):
+                return state, False
+        return state, True
 
-    def history_arrays(self) -> dict[str, np.ndarray]:
-        """The optimisation history as arrays; ``parameters`` has one more row (the start)."""
-        out = {k: np.asarray(v, dtype=float) for k, v in self.history.items()}
-        out["parameters"] = np.asarray([self.params_initial, *self.history["parameters"]])
-        return out
-
-    def snapshot(self) -> dict[str, Any]:
-        """This rank's complete state: enough to continue bit for bit (see :meth:`restore`)."""
-        state = self.state
-        return {
-            "step": self.step,
-            "converged_at": self.converged_at,
-            "params": self.params.copy(),
-            "params_initial": self.params_initial.copy(),
-            "optimizer": {k: np.asarray(v).copy() for k, v in self.opt_state.items()},
-            "history": {k: np.asarray(v, dtype=float) for k, v in self.history.items()},
-            "positions": state.positions.copy(),
-            "log_psi": state.log_psi.copy(),
-            "drift": None if state.drift is None else state.drift.copy(),
-            "step_size": state.step,
-            "accepted": state.accepted,
-            "proposed": state.proposed,
-            "rng": self.rng.state,
-        }
-
-    def restore(self, snap: Mapping[str, Any]) -> None:
-        """Continue from a :meth:`snapshot` taken by the same rank of an identical run."""
-        self.step = int(snap["step"])
-        self.converged_at = int(snap["converged_at"])
-        self.params = np.array(snap["params"], dtype=float)
-        self.params_initial = np.array(snap["params_initial"], dtype=float)
-        self.opt_state = {k: np.array(v) for k, v in snap["optimizer"].items()}
-        self.history = {k: list(np.asarray(v)) for k, v in snap["history"].items()}
-        drift = snap.get("drift")
-        self.state = SamplerState(
-            np.array(snap["positions"]),
-            np.array(snap["log_psi"]),
-            None if drift is None else np.array(drift),
-            float(snap["step_size"]),
-            int(snap["accepted"]),
-            int(snap["proposed"]),
-        )
-        self.rng.state = snap["rng"]
-
-    def produce(self, samples: int, bins: int = 100) -> dict[str, Any]:
+    def produce(self, state: VMCState, samples: int, bins: int = 100):
         """Production sampling at fixed parameters: mean energy with a blocking error bar.
 
-        The blocked series is the walker average of E_L at each round, summed over
-        ranks, so its length is the same on every rank and the error accounts for
-        the autocorrelation along the chains.  Also histograms the distance of each
-        particle from the trap centre (one-body density) and the pair distances,
-        over ranges of 5 and 7 oscillator lengths.
+        Returns the new state and the estimate.  The blocked series is the walker
+        average of E_L at each round, summed over ranks, so its length is the
+        same on every rank and the error accounts for the autocorrelation along
+        the chains.  Also histograms the distance of each particle from the trap
+        centre (one-body density) and the pair distances over the Hamiltonian's
+        ranges.
         """
-        x = self.sample(samples)
+        state, x = self.sample(state, samples)
         rounds = x.shape[0]
         flat = x.reshape(-1, *x.shape[2:])
-        e_local = self.local_energy(flat).reshape(rounds, self.walkers)
-        length = 1.0 / np.sqrt(self.hamiltonian.omega)
-        radial_edges = np.linspace(0.0, 5.0 * length, bins + 1)
-        pair_edges = np.linspace(0.0, 7.0 * length, bins + 1)
+        e_local = self.local_energy(state.params, flat).reshape(rounds, self.walkers)
+        ranges = self.hamiltonian.histogram_ranges()
+        radial_edges = np.linspace(0.0, ranges["radial"], bins + 1)
+        pair_edges = np.linspace(0.0, ranges["pair"], bins + 1)
         radial = np.histogram(np.linalg.norm(flat, axis=2), radial_edges)[0]
         if flat.shape[1] > 1:
             pair = np.histogram(pair_vectors(flat)[1], pair_edges)[0]
         else:
             pair = np.zeros(bins)
+        state, counts = self._take_move_counts(state)
         sums = self.comm.sum(
-            np.concatenate(
-                [self._take_move_counts(), e_local.sum(axis=1), [e_local.size], radial, pair]
-            )
+            np.concatenate([counts, e_local.sum(axis=1), [e_local.size], radial, pair])
         )
         acceptance = _ratio(*sums[:2])
         sums = sums[2:]
@@ -334,7 +292,7 @@ class VMC:
         deviation = e_local - energy
         variance = float(self.comm.sum(np.array([np.sum(deviation**2)]))[0] / count)
         error = block.error if block is not None else float(np.sqrt(variance / count))
-        return {
+        return state, {
             "energy": energy,
             "energy_error": error,
             "variance": variance,
@@ -358,9 +316,8 @@ def build_vmc(spec: Mapping[str, Any], comm=None) -> VMC:
     return VMC(
         hamiltonian,
         build_ansatz(spec["ansatz"], hamiltonian),
-        build_sampler(sampler_spec, hamiltonian.omega),
+        build_sampler(sampler_spec, hamiltonian),
         build_optimizer(spec["optimizer"]),
-        seed=spec["seed"],
         walkers=sampler_spec.get("walkers", 500),
         thin=sampler_spec.get("thin", 4),
         block_size=sampler_spec.get("block_size"),
@@ -378,7 +335,7 @@ def run(
 ) -> VMCResult | None:
     """Optimise and then measure the ansatz of a validated run spec.
 
-    ``snapshot`` (this rank's, from :meth:`VMC.snapshot`) resumes an interrupted
+    ``snapshot`` (this rank's, from :meth:`VMCState.snapshot`) resumes an interrupted
     run; ``monitor`` sees every step and the end of the optimisation (it writes
     checkpoints).  Returns None when the monitor interrupted the run.  BLAS runs
     on one thread meanwhile: the walker batches are small, and K ranks on K cores
@@ -391,24 +348,29 @@ def run(
 def _run(spec, comm, callback, monitor, snapshot) -> VMCResult | None:
     vmc = build_vmc(spec, comm)
     if snapshot is not None:
-        vmc.restore(snapshot)
+        state = vmc.restore(spec["seed"], snapshot)
     else:
-        vmc.start(spec["sampler"].get("burn_in", 200))
+        state = vmc.init(spec["seed"], spec["sampler"].get("burn_in", 200))
     opt = spec["optimizer"]
-    finished = vmc.optimize(
-        opt.get("steps", 100), opt.get("samples", 2000), callback, opt.get("convergence"), monitor
+    state, finished = vmc.optimize(
+        state,
+        opt.get("steps", 100),
+        opt.get("samples", 2000),
+        callback,
+        opt.get("convergence"),
+        monitor,
     )
     if not finished:
         return None
     if monitor is not None:
-        monitor.after_optimization(vmc)
+        monitor.after_optimization(state)
     production = spec["production"]
-    prod = vmc.produce(production["samples"], production.get("bins", 100))
+    state, prod = vmc.produce(state, production["samples"], production.get("bins", 100))
     return VMCResult(
-        params_initial=vmc.params_initial.copy(),
-        params_final=vmc.params.copy(),
+        params_initial=state.params_initial.copy(),
+        params_final=state.params.copy(),
         param_names=vmc.ansatz.param_names(),
-        history=vmc.history_arrays(),
-        converged_at=vmc.converged_at,
+        history=state.history_arrays(),
+        converged_at=state.converged_at,
         **prod,
     )

@@ -2,20 +2,29 @@
 
 Each sampler is a pair of pure-ish functions in the BlackJAX shape: ``init``
 builds a :class:`SamplerState` from positions, and ``step`` advances every
-walker by one all-particle move with an explicit random generator.  Steps are
-given in oscillator units (length 1/sqrt(omega), time 1/omega) so one setting
-fits every trap frequency; ``burn_in`` adapts them toward a target acceptance.
+walker by one move with an explicit random generator.  A move is either one
+all-particle move (``moves="all"``) or one sweep of single-particle moves
+(``moves="single"``: particle 0, 1, ..., N-1 in turn, each accepted on its
+own), which keeps the acceptance up for many particles.  Single-particle moves
+use the wave function's per-walker caches (a Slater determinant's inverse is
+updated by rank one per accepted move, never recomputed), rebuilt by
+``recache`` at the start of every measured round so round-off cannot pile up.
+Steps are given in the trap's units (length or time, see
+:class:`~nqsflow.vmc.hamiltonians.HarmonicTrap`) so one setting fits every trap
+frequency; ``burn_in`` adapts them toward a target acceptance.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from nqsflow.errors import ConfigError
+
+MOVES = ("all", "single")
 
 
 class Evaluator(Protocol):
@@ -25,103 +34,168 @@ class Evaluator(Protocol):
 
     def log_psi_grad(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
+    def init_cache(self, x: np.ndarray) -> Any: ...
+
+    def grad_particle(self, x: np.ndarray, cache: Any, k: int) -> np.ndarray: ...
+
+    def propose(self, x: np.ndarray, cache: Any, k: int, xk: np.ndarray): ...
+
+    def accept(self, x, cache, k: int, xk, accepted: np.ndarray, data) -> Any: ...
+
 
 @dataclass
 class SamplerState:
-    """Walkers and what the next move needs of them."""
+    """Walkers and what the next move needs of them.
+
+    ``log_psi``, ``drift`` and ``cache`` follow from the positions and the
+    parameters (``refresh`` rebuilds them), so a checkpoint keeps only the
+    positions, the step and the move counters.
+    """
 
     positions: np.ndarray  # (W, N, d)
-    log_psi: np.ndarray  # (W,)
-    drift: np.ndarray | None  # (W, N, d) quantum force 2 grad ln psi (Langevin only)
+    log_psi: np.ndarray  # (W,) ln|psi|
+    drift: np.ndarray | None  # (W, N, d) quantum force 2 grad ln psi (all-particle Langevin)
     step: float  # step in physical units (length or time)
     accepted: int = 0
     proposed: int = 0
+    cache: Any = None  # the wave function's per-walker caches (single-particle moves)
 
     @property
     def acceptance(self) -> float:
-        """Fraction of accepted walker moves since the counters were last reset."""
+        """Fraction of accepted moves since the counters were last reset."""
         return self.accepted / self.proposed if self.proposed else float("nan")
 
 
-class Metropolis:
-    """Random-walk Metropolis with Gaussian proposals of width ``step / sqrt(omega)``.
-
-    ``moves="all"`` moves every particle of a walker at once; ``moves="single"``
-    makes one sweep of single-particle moves (particle 0, 1, ..., N-1, each
-    accepted on its own), which keeps the acceptance up for many particles.
-    """
+class _Sampler:
+    """What the two samplers share: state set-up and single-particle sweeps."""
 
     target_acceptance = 0.5
+    uses_drift = False
 
-    def __init__(self, omega: float, step: float = 1.0, moves: str = "all"):
-        if moves not in ("all", "single"):
-            raise ConfigError(f"sampler.moves must be 'all' or 'single', got {moves!r}")
-        self.unit = 1.0 / np.sqrt(omega)
-        self.step0 = step
+    def __init__(self, unit: float, step: float, moves: str):
+        if moves not in MOVES:
+            raise ConfigError(f"sampler.moves must be one of {MOVES}, got {moves!r}")
+        self.unit = float(unit)
+        self.step0 = float(step)
         self.moves = moves
 
     def init(self, positions, wf: Evaluator) -> SamplerState:
         """State at ``positions`` for the wave function ``wf``."""
-        return SamplerState(positions, wf.log_psi(positions), None, self.step0 * self.unit)
+        return self.refresh(SamplerState(positions, None, None, self.step0 * self.unit), wf)
 
     def refresh(self, state: SamplerState, wf: Evaluator) -> SamplerState:
-        """Recompute cached values after the parameters changed."""
-        return replace(state, log_psi=wf.log_psi(state.positions))
+        """Recompute what follows from the positions after the parameters changed."""
+        if self.uses_drift and self.moves == "all":
+            log_psi, grad = wf.log_psi_grad(state.positions)
+            return replace(state, log_psi=log_psi, drift=2.0 * grad, cache=None)
+        log_psi = wf.log_psi(state.positions)
+        cache = wf.init_cache(state.positions) if self.moves == "single" else None
+        return replace(state, log_psi=log_psi, drift=None, cache=cache)
+
+    def recache(self, state: SamplerState, wf: Evaluator) -> SamplerState:
+        """Rebuild the single-particle caches from scratch (bounds the round-off of updates)."""
+        if self.moves != "single":
+            return state
+        return replace(state, cache=wf.init_cache(state.positions))
 
     def step(self, rng, state: SamplerState, wf: Evaluator) -> SamplerState:
         """One move (or one sweep of single-particle moves) of every walker."""
-        x, log_psi = state.positions, state.log_psi
+        if self.moves == "single":
+            return self._sweep(rng, state, wf)
+        return self._move_all(rng, state, wf)
+
+    def _single_proposal(self, rng, wf, x, cache, k: int, step: float):
+        """Proposed position of particle k (W, d), and the log Green's-function ratio
+        as a function of the new gradient of particle k."""
+        raise NotImplementedError
+
+    def _sweep(self, rng, state: SamplerState, wf: Evaluator) -> SamplerState:
+        x, log_psi, cache = state.positions.copy(), state.log_psi, state.cache
         walkers, particles = x.shape[:2]
-        if self.moves == "all":
-            groups = [slice(None)]
-        else:
-            groups = [slice(k, k + 1) for k in range(particles)]
         accepted = 0
-        for group in groups:
-            proposal = x.copy()
-            proposal[:, group] += state.step * rng.standard_normal(proposal[:, group].shape)
-            new_log_psi = wf.log_psi(proposal)
-            with np.errstate(invalid="ignore"):
-                accept = np.log(rng.random(walkers)) < 2.0 * (new_log_psi - log_psi)
-            x = np.where(accept[:, None, None], proposal, x)
-            log_psi = np.where(accept, new_log_psi, log_psi)
+        for k in range(particles):
+            xk, log_green = self._single_proposal(rng, wf, x, cache, k, state.step)
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+                dlog, new_grad, data = wf.propose(x, cache, k, xk)
+                log_ratio = 2.0 * dlog + log_green(new_grad)
+                # NaN (a proposal inside a hard core) compares False: rejected
+                accept = np.log(rng.random(walkers)) < log_ratio
+            cache = wf.accept(x, cache, k, xk, accept, data)
+            x[accept, k] = xk[accept]
+            log_psi = np.where(accept, log_psi + dlog, log_psi)
             accepted += int(accept.sum())
-        return SamplerState(
-            x,
-            log_psi,
-            None,
-            state.step,
-            state.accepted + accepted,
-            state.proposed + walkers * len(groups),
+        return replace(
+            state,
+            positions=x,
+            log_psi=log_psi,
+            cache=cache,
+            accepted=state.accepted + accepted,
+            proposed=state.proposed + walkers * particles,
         )
 
 
-class Langevin:
+class Metropolis(_Sampler):
+    """Random-walk Metropolis with Gaussian proposals of width ``step`` oscillator lengths."""
+
+    target_acceptance = 0.5
+
+    def __init__(self, length: float, step: float = 1.0, moves: str = "all"):
+        super().__init__(length, step, moves)
+
+    def _single_proposal(self, rng, wf, x, cache, k, step):
+        xk = x[:, k] + step * rng.standard_normal((x.shape[0], x.shape[2]))
+        return xk, _symmetric
+
+    def _move_all(self, rng, state: SamplerState, wf: Evaluator) -> SamplerState:
+        x, walkers = state.positions, state.positions.shape[0]
+        proposal = x + state.step * rng.standard_normal(x.shape)
+        new_log_psi = wf.log_psi(proposal)
+        with np.errstate(invalid="ignore"):
+            accept = np.log(rng.random(walkers)) < 2.0 * (new_log_psi - state.log_psi)
+        return replace(
+            state,
+            positions=np.where(accept[:, None, None], proposal, x),
+            log_psi=np.where(accept, new_log_psi, state.log_psi),
+            accepted=state.accepted + int(accept.sum()),
+            proposed=state.proposed + walkers,
+        )
+
+
+def _symmetric(new_grad) -> float:
+    return 0.0  # a symmetric proposal: the Green's functions cancel
+
+
+class Langevin(_Sampler):
     """Importance sampling with the Fokker-Planck drift (D = 1/2).
 
     y = x + D F(x) dt + sqrt(2 D dt) eta with F = 2 grad ln psi, accepted with
     the Metropolis-Hastings ratio including the Green's functions
-    G(y|x) ~ exp(-(y - x - D dt F(x))^2 / (4 D dt)).  ``step`` is dt * omega.
+    G(y|x) ~ exp(-(y - x - D dt F(x))^2 / (4 D dt)).  ``step`` is dt in
+    oscillator times (dt * omega).  With single-particle moves only the moved
+    particle's drift enters, before and after the move.
     """
 
     target_acceptance = 0.8
+    uses_drift = True
 
-    def __init__(self, omega: float, step: float = 0.2):
-        self.unit = 1.0 / omega
-        self.step0 = step
+    def __init__(self, time: float, step: float = 0.2, moves: str = "all"):
+        super().__init__(time, step, moves)
 
-    def init(self, positions, wf: Evaluator) -> SamplerState:
-        """State at ``positions`` for the wave function ``wf``."""
-        log_psi, grad = wf.log_psi_grad(positions)
-        return SamplerState(positions, log_psi, 2.0 * grad, self.step0 * self.unit)
+    def _single_proposal(self, rng, wf, x, cache, k, dt):
+        half_dt = 0.5 * dt
+        old = x[:, k]
+        shift = half_dt * 2.0 * wf.grad_particle(x, cache, k)
+        xk = old + shift + np.sqrt(dt) * rng.standard_normal(old.shape)
+        forward = xk - old - shift
 
-    def refresh(self, state: SamplerState, wf: Evaluator) -> SamplerState:
-        """Recompute cached values after the parameters changed."""
-        log_psi, grad = wf.log_psi_grad(state.positions)
-        return replace(state, log_psi=log_psi, drift=2.0 * grad)
+        def log_green(new_grad):
+            backward = old - xk - dt * new_grad
+            return (np.einsum("wd,wd->w", forward, forward)
+                    - np.einsum("wd,wd->w", backward, backward)) / (2.0 * dt)
 
-    def step(self, rng, state: SamplerState, wf: Evaluator) -> SamplerState:
-        """One move of every walker."""
+        return xk, log_green
+
+    def _move_all(self, rng, state: SamplerState, wf: Evaluator) -> SamplerState:
         x, dt = state.positions, state.step
         half_dt = 0.5 * dt
         proposal = x + half_dt * state.drift + np.sqrt(dt) * rng.standard_normal(x.shape)
@@ -138,13 +212,13 @@ class Langevin:
             ) / (2.0 * dt)
             log_ratio = 2.0 * (new_log_psi - state.log_psi) + log_green
             accept = np.log(rng.random(x.shape[0])) < log_ratio
-        return SamplerState(
-            np.where(accept[:, None, None], proposal, x),
-            np.where(accept, new_log_psi, state.log_psi),
-            np.where(accept[:, None, None], new_drift, state.drift),
-            state.step,
-            state.accepted + int(accept.sum()),
-            state.proposed + x.shape[0],
+        return replace(
+            state,
+            positions=np.where(accept[:, None, None], proposal, x),
+            log_psi=np.where(accept, new_log_psi, state.log_psi),
+            drift=np.where(accept[:, None, None], new_drift, state.drift),
+            accepted=state.accepted + int(accept.sum()),
+            proposed=state.proposed + x.shape[0],
         )
 
 
@@ -165,20 +239,23 @@ def burn_in(
     window = 10
     for sweep in range(sweeps):
         state = sampler.step(rng, state, wf)
-        if adapt and (sweep + 1) % window == 0:
-            counts = np.array([state.accepted, state.proposed], dtype=float)
-            accepted, proposed = total(counts) if total is not None else counts
-            # a multiplicative nudge: bigger steps when accepting too often
-            factor = np.exp(accepted / proposed - sampler.target_acceptance)
-            state = replace(state, step=state.step * factor, accepted=0, proposed=0)
+        if (sweep + 1) % window == 0:
+            state = sampler.recache(state, wf)
+            if adapt:
+                counts = np.array([state.accepted, state.proposed], dtype=float)
+                accepted, proposed = total(counts) if total is not None else counts
+                # a multiplicative nudge: bigger steps when accepting too often
+                factor = np.exp(accepted / proposed - sampler.target_acceptance)
+                state = replace(state, step=state.step * factor, accepted=0, proposed=0)
     return replace(state, accepted=0, proposed=0)
 
 
-def build_sampler(spec: dict, omega: float):
-    """The sampler named by a run spec's ``sampler`` section."""
+def build_sampler(spec: dict, hamiltonian):
+    """The sampler named by a run spec's ``sampler`` section, in the trap's units."""
     kind = spec["kind"]
+    moves = spec.get("moves", "all")
     if kind == "metropolis":
-        return Metropolis(omega, spec.get("step", 1.0), spec.get("moves", "all"))
+        return Metropolis(hamiltonian.length, spec.get("step", 1.0), moves)
     if kind == "langevin":
-        return Langevin(omega, spec.get("step", 0.2))
+        return Langevin(hamiltonian.time, spec.get("step", 0.2), moves)
     raise ConfigError(f"sampler.kind: unknown sampler {kind!r}")
