@@ -59,14 +59,16 @@ def test_two_electron_dot_with_pade_jastrow_reaches_three(dot_spec):
     assert result.variance < 0.01
 
 
+@pytest.mark.parametrize("moves", ["all", "single"])
 @pytest.mark.parametrize("sampler_cls", [Metropolis, Langevin])
-def test_samplers_draw_the_gaussian_density(sampler_cls):
+def test_samplers_draw_the_gaussian_density(sampler_cls, moves):
     # |psi|^2 = exp(-omega alpha r^2): each coordinate has variance 1/(2 alpha omega)
     omega, alpha = 0.8, 1.3
     system = HarmonicTrap(omega, 2, 3, "none")
     frozen = SGD(Schedule(initial=0.0))
     unit = system.length if sampler_cls is Metropolis else system.time
-    vmc = VMC(system, ProductAnsatz([Gaussian(omega, alpha)]), sampler_cls(unit), frozen,
+    vmc = VMC(system, ProductAnsatz([Gaussian(omega, alpha)]), sampler_cls(unit, moves=moves),
+              frozen,
               walkers=500, thin=5)
     state, x = vmc.sample(vmc.init(4, 100), 500 * 200)
     second_moment = np.mean(x**2)
