@@ -108,6 +108,7 @@ class VMC:
         walkers: int = 500,
         thin: int = 4,
         block_size: int | None = None,
+        clip: float = 0.0,
         comm=None,
     ):
         self.hamiltonian = hamiltonian
@@ -118,6 +119,7 @@ class VMC:
         self.walkers = int(walkers)
         self.thin = int(thin)
         self.block_size = block_size or self.walkers
+        self.clip = float(clip)
 
     def wf(self, state: VMCState) -> BoundWavefunction:
         """The ansatz at the state's parameters."""
@@ -182,28 +184,48 @@ class VMC:
         counts = [float(w.accepted), float(w.proposed)]
         return replace(state, walkers=replace(w, accepted=0, proposed=0)), counts
 
+    def _clipped(self, e_local: np.ndarray) -> np.ndarray:
+        # local energies pulled into mean +- clip * (mean absolute deviation), over all
+        # ranks: near a node of a determinant E_L has heavy tails that would make single
+        # gradient estimates, and so steps, arbitrarily large
+        count, total = self.comm.sum(np.array([e_local.size, e_local.sum()]))
+        mean = total / count
+        spread = self.comm.sum(np.array([np.abs(e_local - mean).sum()]))[0] / count
+        return np.clip(e_local, mean - self.clip * spread, mean + self.clip * spread)
+
     def step(self, state: VMCState, samples: int) -> tuple[VMCState, StepStats]:
-        """Estimate E and its gradient 2(<E_L O> - <E_L><O>), then update the parameters."""
+        """Estimate E and its gradient 2(<E_L O> - <E_L><O>), then update the parameters.
+
+        With ``clip`` > 0 the gradient uses local energies clipped to ``clip`` mean
+        absolute deviations about the mean; the energy and variance reported are
+        never clipped.
+        """
         state, x = self.sample(state, samples)
         x = x.reshape(-1, *x.shape[2:])
         e_local, o = self.local_energy_and_derivatives(state.params, x)
+        e_grad = self._clipped(e_local) if self.clip > 0 else e_local
         n_params = o.shape[1]
         state, counts = self._take_move_counts(state)
-        parts = [counts, [e_local.size, e_local.sum(), e_local @ e_local], o.sum(0), e_local @ o]
+        parts = [
+            counts,
+            [e_local.size, e_local.sum(), e_local @ e_local, e_grad.sum()],
+            o.sum(0),
+            e_grad @ o,
+        ]
         if self.optimizer.needs_metric:
             parts.append((o.T @ o).ravel())
         sums = self.comm.sum(np.concatenate(parts))
         acceptance = _ratio(*sums[:2])
         sums = sums[2:]
-        count, e_sum, e2_sum = sums[:3]
-        o_mean = sums[3 : 3 + n_params] / count
-        eo_mean = sums[3 + n_params : 3 + 2 * n_params] / count
+        count, e_sum, e2_sum, e_grad_sum = sums[:4]
+        o_mean = sums[4 : 4 + n_params] / count
+        eo_mean = sums[4 + n_params : 4 + 2 * n_params] / count
         energy = e_sum / count
         variance = max(e2_sum / count - energy**2, 0.0)
-        gradient = 2.0 * (eo_mean - energy * o_mean)
+        gradient = 2.0 * (eo_mean - (e_grad_sum / count) * o_mean)
         metric = None
         if self.optimizer.needs_metric:
-            oo = sums[3 + 2 * n_params :].reshape(n_params, n_params) / count
+            oo = sums[4 + 2 * n_params :].reshape(n_params, n_params) / count
             metric = oo - np.outer(o_mean, o_mean)
         params, opt_state = self.optimizer.update(state.params, gradient, state.optimizer, metric)
         state = replace(state, params=params, optimizer=opt_state)
@@ -321,6 +343,7 @@ def build_vmc(spec: Mapping[str, Any], comm=None) -> VMC:
         walkers=sampler_spec.get("walkers", 500),
         thin=sampler_spec.get("thin", 4),
         block_size=sampler_spec.get("block_size"),
+        clip=spec["optimizer"].get("clip_local_energy", 0.0),
         comm=comm,
     )
 

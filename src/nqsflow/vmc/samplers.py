@@ -173,23 +173,45 @@ class Langevin(_Sampler):
     G(y|x) ~ exp(-(y - x - D dt F(x))^2 / (4 D dt)).  ``step`` is dt in
     oscillator times (dt * omega).  With single-particle moves only the moved
     particle's drift enters, before and after the move.
+
+    Near a node of psi the drift grows like 1/distance: a walker there is thrown
+    far away and the reverse move is so improbable that it sticks, which fills
+    the local energy with heavy tails.  ``drift_limit`` = a > 0 caps each
+    particle's displacement as Umrigar, Nightingale and Runge, J. Chem. Phys.
+    99, 2865 (1993): v -> v (-1 + sqrt(1 + 2 a v^2 dt)) / (a v^2 dt), unchanged
+    for small v dt and at most sqrt(2 dt / a) long.  The acceptance uses the
+    same limited drift, so the sampled density stays exactly |psi|^2.
     """
 
     target_acceptance = 0.8
     uses_drift = True
 
-    def __init__(self, time: float, step: float = 0.2, moves: str = "all"):
+    def __init__(
+        self, time: float, step: float = 0.2, moves: str = "all", drift_limit: float = 0.0
+    ):
         super().__init__(time, step, moves)
+        if drift_limit < 0:
+            raise ConfigError(f"sampler.drift_limit must be >= 0, got {drift_limit}")
+        self.drift_limit = float(drift_limit)
+
+    def _velocity(self, grad: np.ndarray, dt: float) -> np.ndarray:
+        """The drift velocity grad ln psi of each particle (..., d), limited if asked."""
+        if not self.drift_limit:
+            return grad
+        a_v2_dt = self.drift_limit * dt * np.sum(grad * grad, axis=-1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # (sqrt(1 + 2z) - 1) / z, written to stay accurate as z -> 0
+            factor = 2.0 / (np.sqrt(1.0 + 2.0 * a_v2_dt) + 1.0)
+        return grad * factor
 
     def _single_proposal(self, rng, wf, x, cache, k, dt):
-        half_dt = 0.5 * dt
         old = x[:, k]
-        shift = half_dt * 2.0 * wf.grad_particle(x, cache, k)
+        shift = dt * self._velocity(wf.grad_particle(x, cache, k), dt)
         xk = old + shift + np.sqrt(dt) * rng.standard_normal(old.shape)
         forward = xk - old - shift
 
         def log_green(new_grad):
-            backward = old - xk - dt * new_grad
+            backward = old - xk - dt * self._velocity(new_grad, dt)
             return (np.einsum("wd,wd->w", forward, forward)
                     - np.einsum("wd,wd->w", backward, backward)) / (2.0 * dt)
 
@@ -198,14 +220,17 @@ class Langevin(_Sampler):
     def _move_all(self, rng, state: SamplerState, wf: Evaluator) -> SamplerState:
         x, dt = state.positions, state.step
         half_dt = 0.5 * dt
-        proposal = x + half_dt * state.drift + np.sqrt(dt) * rng.standard_normal(x.shape)
+        shift = half_dt * self._velocity(state.drift, dt) if self.drift_limit else (
+            half_dt * state.drift
+        )
+        proposal = x + shift + np.sqrt(dt) * rng.standard_normal(x.shape)
         # a proposal inside a hard core has ln psi = -inf and NaN drift: the NaN
         # log-ratio compares False, so such moves are rejected
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             new_log_psi, new_grad = wf.log_psi_grad(proposal)
             new_drift = 2.0 * new_grad
-            forward = proposal - x - half_dt * state.drift
-            backward = x - proposal - half_dt * new_drift
+            forward = proposal - x - shift
+            backward = x - proposal - half_dt * self._velocity(new_drift, dt)
             log_green = (
                 np.einsum("wnd,wnd->w", forward, forward)
                 - np.einsum("wnd,wnd->w", backward, backward)
@@ -257,5 +282,8 @@ def build_sampler(spec: dict, hamiltonian):
     if kind == "metropolis":
         return Metropolis(hamiltonian.length, spec.get("step", 1.0), moves)
     if kind == "langevin":
-        return Langevin(hamiltonian.time, spec.get("step", 0.2), moves)
+        # psi of many fermions has nodes: limit the drift there unless told otherwise
+        nodes = hamiltonian.fermions and max(hamiltonian.spins) > 1
+        limit = spec.get("drift_limit", 1.0 if nodes else 0.0)
+        return Langevin(hamiltonian.time, spec.get("step", 0.2), moves, limit)
     raise ConfigError(f"sampler.kind: unknown sampler {kind!r}")
