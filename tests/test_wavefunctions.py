@@ -172,3 +172,15 @@ def test_softplus_and_sigmoid_are_stable_for_large_fields():
         np.testing.assert_allclose(softplus, np.logaddexp(0.0, z), rtol=1e-15)
     np.testing.assert_allclose(sigmoid, expit(z), rtol=1e-15)
     assert np.all(np.isfinite(softplus)) and np.all(np.isfinite(sigmoid))
+
+
+@pytest.mark.parametrize("which", [0, 2, 3])
+@pytest.mark.parametrize("dim", [2, 3])
+def test_one_body_factors_single_particle_moves(which, dim):
+    # the Gaussian (isotropic, elliptic) and the RBM against direct evaluation
+    from .test_jastrow import assert_moves_match
+
+    factor, params = _factors(4, dim, 0.7)[which]
+    p = _params(factor, params)
+    rng = np.random.default_rng(11)
+    assert_moves_match(factor, p, _positions(4, dim, walkers=6), rng, moves=20)

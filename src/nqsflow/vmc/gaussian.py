@@ -1,4 +1,7 @@
-"""The Gaussian one-body factor, isotropic or elliptic."""
+"""The Gaussian one-body factor, isotropic or elliptic.
+
+A single-particle move touches one particle's term only: O(d) per walker, no cache.
+"""
 
 from __future__ import annotations
 
@@ -63,3 +66,19 @@ class Gaussian(Factor):
         return np.stack(
             [-0.5 * self.omega * (perp2 + p[1] * z2), -0.5 * p[0] * self.omega * z2], axis=1
         )
+
+    def _scale(self, p, d):
+        # d ln psi / d x = -scale * x per axis
+        scale = np.full(d, p[0] * self.omega)
+        if self.n_params == 2:
+            scale[-1] *= p[1]
+        return scale
+
+    def grad_particle(self, p, x, cache, k):
+        return -self._scale(p, x.shape[2]) * x[:, k]
+
+    def propose(self, p, x, cache, k, xk):
+        scale = self._scale(p, x.shape[2])
+        old = x[:, k]
+        dlog = -0.5 * np.einsum("wd,d->w", (xk - old) * (xk + old), scale)
+        return dlog, -scale * xk, None
