@@ -21,6 +21,7 @@ from nqsflow.vmc.geometry import pair_vectors
 from nqsflow.vmc.hamiltonians import HarmonicTrap
 from nqsflow.vmc.jastrow import HardSphereJastrow, PadeJastrow, PairJastrow
 from nqsflow.vmc.rbm import RBM
+from nqsflow.vmc.slater import Slater
 
 __all__ = [
     "FACTORS",
@@ -31,6 +32,7 @@ __all__ = [
     "PairJastrow",
     "ProductAnsatz",
     "RBM",
+    "Slater",
     "build_ansatz",
 ]
 
