@@ -34,6 +34,9 @@ from nqsflow.vmc.streams import WalkerStreams
 from nqsflow.vmc.wavefunctions import ProductAnsatz, build_ansatz
 
 PARAMS_STREAM = 1 << 30  # spawn key of the parameter stream, apart from any rank's
+# rounds between fresh single-particle caches: rank-one updates of a determinant's
+# inverse lose a little precision each; a fresh inverse costs about a sweep
+RECACHE_ROUNDS = 10
 
 
 def _ratio(accepted: float, proposed: float) -> float:
@@ -171,7 +174,8 @@ class VMC:
         out = np.empty((rounds, self.walkers, *self.hamiltonian.shape))
         walkers, wf, sampler = state.walkers, self.wf(state), self.sampler
         for k in range(rounds):
-            walkers = sampler.recache(walkers, wf)
+            if k % RECACHE_ROUNDS == 0:
+                walkers = sampler.recache(walkers, wf)
             for _ in range(self.thin):
                 walkers = sampler.step(state.rng, walkers, wf)
             out[k] = walkers.positions

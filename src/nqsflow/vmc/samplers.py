@@ -8,7 +8,7 @@ all-particle move (``moves="all"``) or one sweep of single-particle moves
 own), which keeps the acceptance up for many particles.  Single-particle moves
 use the wave function's per-walker caches (a Slater determinant's inverse is
 updated by rank one per accepted move, never recomputed), rebuilt by
-``recache`` at the start of every measured round so round-off cannot pile up.
+``recache`` every few measured rounds so round-off cannot pile up.
 Steps are given in the trap's units (length or time, see
 :class:`~nqsflow.vmc.hamiltonians.HarmonicTrap`) so one setting fits every trap
 frequency; ``burn_in`` adapts them toward a target acceptance.
