@@ -11,8 +11,9 @@ from nqsflow.vmc.neural_jastrow import NeuralJastrow
 
 from .test_jastrow import assert_moves_match, coordinate_errors, parameter_error
 
-SMALL = {"hidden": [5, 4], "features": 3, "rho_hidden": [4, 3]}
-CASES = [(6, 2, (3, 3)), (8, 3, (4, 4)), (5, 3, None)]
+SMALL = {"hidden": [], "features": 4, "rho_hidden": [4, 3]}
+DEEP = {"hidden": [5, 4], "features": 3, "rho_hidden": 4}
+CASES = [(6, 2, (3, 3), SMALL), (8, 3, (4, 4), DEEP), (5, 3, None, DEEP), (6, 2, (3, 3), DEEP)]
 
 
 def _system(particles, dim, spins, omega=0.7):
@@ -30,9 +31,9 @@ def _positions(walkers, particles, dim, seed=2):
     return 1.2 * np.random.default_rng(seed).standard_normal((walkers, particles, dim))
 
 
-@pytest.mark.parametrize(("particles", "dim", "spins"), CASES)
-def test_derivatives_against_finite_differences(particles, dim, spins):
-    factor = NeuralJastrow.from_spec(_system(particles, dim, spins), **SMALL)
+@pytest.mark.parametrize(("particles", "dim", "spins", "options"), CASES)
+def test_derivatives_against_finite_differences(particles, dim, spins, options):
+    factor = NeuralJastrow.from_spec(_system(particles, dim, spins), **options)
     p, x = _trained(factor), _positions(3, particles, dim)
     grad_error, lap_error = coordinate_errors(factor, p, x)
     assert grad_error < 1e-8 and lap_error < 1e-5
@@ -67,14 +68,14 @@ def test_starts_at_one_and_scales_with_the_trap():
     system = _system(6, 2, (3, 3))
     factor = FACTORS["neural_jastrow"].from_spec(system)
     p = factor.initial_params(np.random.default_rng(0))
-    assert p.size == factor.n_params == len(factor.param_names()) == 697
+    # phi 12 + 12, psi (two channels) 24 + 24, rho 36 x 16 + 16 + 16 + 1
+    assert p.size == factor.n_params == len(factor.param_names()) == 24 + 48 + 609
     x = _positions(5, 6, 2)
     grad, lap, dp = factor.local_terms(p, x)
     assert np.all(factor.log_psi(p, x) == 0.0) and np.all(grad == 0.0) and np.all(lap == 0.0)
     assert np.any(dp != 0.0)  # rho's last layer moves first
-    # one integer is one hidden layer: phi 8 + 8 + 48 + 6, psi (two bias rows) 8 + 16 + 48 + 6,
-    # rho 48 + 4 + 4 + 1
-    assert NeuralJastrow.from_spec(system, hidden=8, rho_hidden=4).n_params == 70 + 78 + 57
+    # one integer is one hidden layer: phi 8 + 8 + 96 + 12, psi 16 + 16 + 96 + 12, rho 144 + 4 + 5
+    assert NeuralJastrow.from_spec(system, hidden=8, rho_hidden=4).n_params == 124 + 140 + 153
     # the same parameters describe the same state in oscillator units at any omega
     q = _trained(factor)
     other = NeuralJastrow.from_spec(_system(6, 2, (3, 3), omega=0.1), **{})
@@ -99,8 +100,8 @@ def test_smooth_at_coalescence_leaves_the_cusp_to_pade():
         assert np.all(np.isfinite(factor.grad_lap(p, x)[1]))
 
 
-@pytest.mark.parametrize(("particles", "dim", "spins"), CASES)
-def test_moves_match_direct_evaluation(particles, dim, spins):
-    factor = NeuralJastrow.from_spec(_system(particles, dim, spins), **SMALL)
+@pytest.mark.parametrize(("particles", "dim", "spins", "options"), CASES)
+def test_moves_match_direct_evaluation(particles, dim, spins, options):
+    factor = NeuralJastrow.from_spec(_system(particles, dim, spins), **options)
     rng = np.random.default_rng(7)
     assert_moves_match(factor, _trained(factor), _positions(6, particles, dim), rng, moves=20)

@@ -1,33 +1,38 @@
 """A permutation-invariant neural Jastrow factor (Deep Sets) with exact derivatives.
 
-    ln J = rho(S),   S = [mean_i phi(t_i), mean_{i<j} psi(t_ij, c_ij)]   (2K features)
+    ln J = rho(S),  S = [mean_i phi(t_i), mean_{like i<j} psi_like(t_ij),
+                         mean_{unlike i<j} psi_unlike(t_ij)]
 
 t_i = |x_i|^2 / L^2 and t_ij = r_ij^2 / L^2 are squared lengths in units of the
-cloud's radius L = sqrt((1 + n_F) / omega) (n_F: the highest occupied shell),
-c_ij is the pair's spin channel (like or unlike), and phi, psi (scalar -> K) and
-rho (2K -> 1) are small feed-forward networks.  Why so:
+cloud's radius L = sqrt((1 + n_F) / omega) (n_F: the highest occupied shell).
+phi and psi embed a scalar into K features (tanh layers; psi's first layer has
+its own weights and biases per spin channel, deeper layers are shared); rho
+(tanh hidden layers, linear output) maps the pooled 3K features (2K for one
+channel) to ln J.  Why so:
 
-- Means over particles and pairs make J symmetric under every permutation that
-  keeps spins, and keep S of order one for any N; rho of the pooled S couples
-  all particles (many-body correlations, not a sum of pair terms).
-- Squared lengths have zero slope at r = 0: the Pade-Jastrow's exact cusp is
-  untouched and the one-body term has no kink at the trap centre.  L makes the
-  same initial parameters suit every omega and every closed shell.
-- tanh hidden layers and linear outputs: smooth (a Laplacian everywhere) and
-  bounded, so ln J is bounded and psi stays normalisable for any parameters.
-- Spin: the pair network's first layer has one bias row per spin channel (the
-  same as a one-hot channel input); the rows start equal.
+- Means over particles and over the pairs of each spin channel make J symmetric
+  under every permutation that keeps spins (also up <-> down as a whole), keep S
+  of order one for any N, and let rho see the like- and unlike-spin pair
+  distributions apart (the Pauli hole).  rho of the pooled S couples all
+  particles: many-body correlations, not a sum of pair terms.
+- Squared lengths have zero slope at r = 0: J is smooth at coalescence, so the
+  Pade-Jastrow's exact cusp is untouched; no kink at the trap centre either.  L
+  makes the same initial parameters suit every omega and every closed shell.
+- Features are tanh units (no linear output layer: a linear map before the
+  mean would only repeat rho's first layer), so with ``hidden: []`` the
+  per-pair work is one tanh layer and no matrix product.  Everything is smooth
+  and bounded, so ln J is bounded and psi stays normalisable for any parameters.
 - rho's last layer starts at zero: J = 1, the start is the Slater-Jastrow state.
 
-Derivatives, exact and in numpy only (batched over walkers, loops over layers):
+Derivatives, exact, in numpy (batched over walkers; loops over layers only):
 phi and psi take scalar inputs, so forward mode carries (value, d/dt, d^2/dt^2)
-through the layers at about three forward passes.  rho enters the Laplacian as
-g . nabla^2 S + sum_{k,a} u_ka^T H u_ka with g = grad rho, u_ka = dS/dx_ka; the
-second term is forward mode along the N d directions u_ka, so rho's Hessian is
-never formed.  Parameter derivatives are reverse mode: one backward pass per
+through their layers at about three forward passes.  rho enters the Laplacian as
+g . nabla^2 S + sum_{k,a} u_ka^T H u_ka with g = grad rho and u_ka = dS/dx_ka;
+the second term is forward mode along the N d directions u_ka, so rho's Hessian
+is never formed.  Parameter derivatives are reverse mode: one backward pass per
 network, seeded by g.  Single-particle moves keep phi, phi' per particle, psi,
-psi' per pair, S, rho(S) and g per walker: moving particle k re-evaluates phi
-at one point and psi on its N - 1 pairs and updates S by differences.
+psi' per pair, S, rho(S) and g per walker: moving particle k re-evaluates phi at
+one point and psi on its N - 1 pairs and updates S by differences, O(N K H).
 """
 
 from __future__ import annotations
@@ -37,16 +42,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from nqsflow.vmc.factor import Factor
-from nqsflow.vmc.geometry import pair_vectors, scatter
+from nqsflow.vmc.geometry import pair_indices, pair_vectors
 from nqsflow.vmc.jastrow import partners
 
-# hidden widths: one integer (one layer) or a list (one entry per layer)
-WIDTHS = {
-    "type": ["integer", "array"],
-    "minimum": 1,
-    "items": {"type": "integer", "minimum": 1},
-    "minItems": 1,
-}
+# hidden widths: one integer (one layer) or a list (one entry per layer, may be empty)
+WIDTHS = {"type": ["integer", "array"], "minimum": 1, "items": {"type": "integer", "minimum": 1}}
 
 
 def _dense(h: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -54,20 +54,18 @@ def _dense(h: np.ndarray, w: np.ndarray) -> np.ndarray:
     return (h.reshape(-1, h.shape[-1]) @ w).reshape(*h.shape[:-1], w.shape[1])
 
 
-class MLP:
-    """tanh hidden layers, a linear output layer; parameters are a flat slice.
+def _tanh(z):
+    h = np.tanh(z)
+    return h, 1.0 - h * h
 
-    ``widths`` = [inputs, hidden..., outputs].  The first layer has ``channels``
-    bias rows (one per kind of input, e.g. spin channel).  Layer l has weights
-    w_l (m, n) and biases b_l, in that order.
-    """
 
-    def __init__(self, widths, channels: int = 1):
-        self.widths = [int(w) for w in widths]
-        self.channels = int(channels)
-        self.shapes = []
-        for layer, (m, n) in enumerate(zip(self.widths[:-1], self.widths[1:], strict=True)):
-            self.shapes += [(m, n), (self.channels, n) if layer == 0 else (n,)]
+class _Net:
+    """Dense layers whose parameters are a flat slice: weights w_l then biases b_l per layer.
+
+    ``shapes``: (weights shape, biases shape) per layer."""
+
+    def __init__(self, shapes):
+        self.shapes = [s for layer in shapes for s in layer]
         self.sizes = [int(np.prod(s)) for s in self.shapes]
         self.n_params = sum(self.sizes)
 
@@ -79,110 +77,131 @@ class MLP:
             at += size
         return list(zip(arrays[::2], arrays[1::2], strict=True))
 
-    def initial(self, rng, std: float, zero_last: bool = False) -> np.ndarray:
-        """Weights N(0, std^2 / fan-in), first-layer biases N(0, std^2) (equal rows), others 0."""
-        parts = []
-        layers = len(self.widths) - 1
-        for layer, (m, n) in enumerate(zip(self.widths[:-1], self.widths[1:], strict=True)):
-            last = layer == layers - 1
-            w = (
-                np.zeros((m, n))
-                if last and zero_last
-                else rng.normal(0.0, std / np.sqrt(m), (m, n))
-            )
-            if layer == 0:
-                b = np.tile(rng.normal(0.0, std, n), (self.channels, 1))
-            else:
-                b = np.zeros(n)
-            parts += [w.ravel(), b.ravel()]
-        return np.concatenate(parts)
-
-    def names(self, prefix: str, rows: list[str]) -> list[str]:
+    def names(self, prefix: str, first_rows: list[str] | None = None) -> list[str]:
+        """``prefix.w0[i,j]``, ...; a first layer with rows per channel names them."""
         out = []
-        for layer, (m, n) in enumerate(zip(self.widths[:-1], self.widths[1:], strict=True)):
-            out += [f"{prefix}.w{layer}[{i},{j}]" for i in range(m) for j in range(n)]
-            if layer == 0:
-                out += [f"{prefix}.b0[{c},{j}]" for c in rows for j in range(n)]
+        for layer in range(len(self.shapes) // 2):
+            (m, n), bias = self.shapes[2 * layer], self.shapes[2 * layer + 1]
+            rows = first_rows if layer == 0 and first_rows else range(m)
+            out += [f"{prefix}.w{layer}[{i},{j}]" for i in rows for j in range(n)]
+            if len(bias) == 2:
+                out += [f"{prefix}.b{layer}[{c},{j}]" for c in rows for j in range(n)]
             else:
                 out += [f"{prefix}.b{layer}[{j}]" for j in range(n)]
         return out
 
-    # scalar input: forward mode in t, reverse mode in the parameters
 
-    def scalar(self, layers, t, rows=None, order: int = 2):
-        """Outputs (..., K) at inputs t (...), their first and second t-derivatives
-        (up to ``order``, else None), and the hidden activations (h, h') for backprop.
-        ``rows``: first-layer bias row of each input (broadcast to t), None for row 0."""
+class ScalarNet(_Net):
+    """Scalar t -> K features through tanh layers ``[*hidden, K]``.
+
+    The first layer has one row of weights and biases per channel (w0, b0 of
+    shape (channels, m)), so the channels share the deeper layers only."""
+
+    def __init__(self, hidden, features: int, channels: int = 1):
+        widths = [*hidden, features]
+        shapes = [((channels, widths[0]), (channels, widths[0]))]
+        shapes += [((m, n), (n,)) for m, n in zip(widths[:-1], widths[1:], strict=True)]
+        super().__init__(shapes)
+        self.widths, self.channels = widths, channels
+
+    def initial(self, rng, std: float) -> np.ndarray:
+        """w0, b0 ~ N(0, std^2) (rows equal: channels start alike); deeper w ~ N(0, std^2/m)."""
+        m = self.widths[0]
+        parts = [np.tile(rng.normal(0.0, std, m), self.channels) for _ in range(2)]
+        for m, n in zip(self.widths[:-1], self.widths[1:], strict=True):
+            parts += [rng.normal(0.0, std / np.sqrt(m), m * n), np.zeros(n)]
+        return np.concatenate(parts)
+
+    def forward(self, layers, t, rows=None, order: int = 2):
+        """Features (..., K) at inputs t (...) with their first and second t-derivatives
+        (up to ``order``, else None), and the activations (h, h') of every layer.
+        ``rows``: channel of each input (broadcast to t), None for channel 0."""
         w, b = layers[0]
-        z = t[..., None] * w[0] + (b[0] if rows is None else b[rows])
-        dz, d2z = w[0], None  # the first layer is linear in t
-        hidden = []
+        w0 = w[0] if rows is None else w[rows]
+        h, s = _tanh(t[..., None] * w0 + (b[0] if rows is None else b[rows]))
+        dh = s * w0 if order >= 1 else None
+        d2h = -2.0 * h * dh * w0 if order >= 2 else None  # z'' = 0 in the first layer
+        acts = [(h, s)]
         for w, b in layers[1:]:
-            h = np.tanh(z)
-            s = 1.0 - h * h
-            hidden.append((h, s))
+            h, s = _tanh(_dense(h, w) + b)
+            acts.append((h, s))
             if order >= 2:
-                d2h = -2.0 * h * s * dz * dz
-                d2z = _dense(d2h if d2z is None else d2h + s * d2z, w)
-            if order >= 1:
-                dz = _dense(s * dz, w)
-            z = _dense(h, w) + b
-        return z, (dz if order >= 1 else None), d2z, hidden
+                dz, d2z = _dense(dh, w), _dense(d2h, w)
+                d2h = s * (d2z - 2.0 * h * dz * dz)
+                dh = s * dz
+            elif order >= 1:
+                dh = s * _dense(dh, w)
+        return h, dh, d2h, acts
 
-    def scalar_param_grad(self, layers, t, hidden, cotangent, onehot=None) -> np.ndarray:
-        """sum_n cotangent_n . d out(t_n) / d params per walker, (W, n_params).
+    def param_grad(self, layers, t, acts, cotangent, onehot=None) -> np.ndarray:
+        """sum_n cotangent_n . d features(t_n) / d params per walker, (W, n_params).
 
-        ``t`` (W, n), ``cotangent`` (W, n, K); ``onehot`` (n, channels) maps each
-        input to its first-layer bias row (None: all row 0)."""
+        ``t`` (W, n), ``cotangent`` (W, n, K); ``onehot`` (n, channels) gives each
+        input's channel (None: all channel 0)."""
         walkers = t.shape[0]
         grads = []  # (weights, biases) per layer, last layer first
-        delta = cotangent
+        delta = cotangent * acts[-1][1]  # d/dz of the last layer
         for layer in range(len(layers) - 1, 0, -1):
-            h, s = hidden[layer - 1]
+            h, s = acts[layer - 1]
             weights = np.matmul(h.swapaxes(1, 2), delta).reshape(walkers, -1)
             grads.append((weights, delta.sum(1)))
             delta = _dense(delta, layers[layer][0].T) * s
         if onehot is None:
-            biases = delta.sum(1)
+            first = (np.einsum("wn,wnm->wm", t, delta), delta.sum(1))
         else:
-            biases = np.einsum("wnm,nc->wcm", delta, onehot).reshape(walkers, -1)
-        grads.append((np.einsum("wn,wnm->wm", t, delta), biases))
+            first = (
+                np.einsum("wn,wnm,nc->wcm", t, delta, onehot).reshape(walkers, -1),
+                np.einsum("wnm,nc->wcm", delta, onehot).reshape(walkers, -1),
+            )
+        grads.append(first)
         return np.concatenate([g for pair in grads[::-1] for g in pair], axis=1)
 
-    # vector input (rho): value, gradient, directional curvature, parameters
 
-    def vector(self, layers, s):
-        """Output (W,) at inputs s (W, F) and the hidden activations."""
-        z, hidden = s, []
+class OutputNet(_Net):
+    """F inputs -> one output: tanh hidden layers, a linear output layer."""
+
+    def __init__(self, inputs: int, hidden):
+        widths = [inputs, *hidden, 1]
+        super().__init__([((m, n), (n,)) for m, n in zip(widths[:-1], widths[1:], strict=True)])
+        self.widths = widths
+
+    def initial(self, rng, std: float) -> np.ndarray:
+        """w ~ N(0, std^2/m), biases 0, and the output layer 0 (output 0 everywhere)."""
+        parts = []
+        for m, n in zip(self.widths[:-2], self.widths[1:-1], strict=True):
+            parts += [rng.normal(0.0, std / np.sqrt(m), m * n), np.zeros(n)]
+        return np.concatenate([*parts, np.zeros(self.widths[-2] + 1)])
+
+    def forward(self, layers, s):
+        """Output (W,) at inputs s (W, F), and the hidden activations (h, h')."""
+        z, acts = s, []
         for layer, (w, b) in enumerate(layers):
             if layer:
-                h = np.tanh(z)
-                hidden.append((h, 1.0 - h * h))
-                z = h
-            z = z @ w + (b[0] if layer == 0 else b)
-        return z[:, 0], hidden
+                acts.append(_tanh(z))
+                z = acts[-1][0]
+            z = z @ w + b
+        return z[:, 0], acts
 
-    def vector_backward(self, layers, s, hidden, params: bool = False):
+    def backward(self, layers, s, acts, params: bool = False):
         """d out / d s (W, F) and, if ``params``, d out / d params (W, n_params)."""
         walkers = s.shape[0]
         delta = np.ones((walkers, 1))
         grads = []  # (weights, biases) per layer, last layer first
-        for layer in range(len(layers) - 1, 0, -1):
-            h, slope = hidden[layer - 1]
+        for layer in range(len(layers) - 1, -1, -1):
+            inputs = acts[layer - 1][0] if layer else s
             if params:
-                grads.append(((h[:, :, None] * delta[:, None, :]).reshape(walkers, -1), delta))
-            delta = (delta @ layers[layer][0].T) * slope
-        g = delta @ layers[0][0].T
+                grads.append(((inputs[:, :, None] * delta[:, None, :]).reshape(walkers, -1), delta))
+            delta = delta @ layers[layer][0].T
+            if layer:
+                delta = delta * acts[layer - 1][1]
         if not params:
-            return g, None
-        grads.append(((s[:, :, None] * delta[:, None, :]).reshape(walkers, -1), delta))
-        return g, np.concatenate([a for pair in grads[::-1] for a in pair], axis=1)
+            return delta, None
+        return delta, np.concatenate([a for pair in grads[::-1] for a in pair], axis=1)
 
-    def vector_curvature(self, layers, hidden, directions) -> np.ndarray:
+    def curvature(self, layers, acts, directions) -> np.ndarray:
         """sum_D u_D^T (d^2 out / ds^2) u_D for directions u (W, D, F), shape (W,)."""
-        t = _dense(directions, layers[0][0])
-        tt = None
-        for (h, s), (w, _) in zip(hidden, layers[1:], strict=True):
+        t, tt = _dense(directions, layers[0][0]), None
+        for (h, s), (w, _) in zip(acts, layers[1:], strict=True):
             h, s = h[:, None, :], s[:, None, :]
             second = -2.0 * h * s * t * t
             tt = _dense(second if tt is None else second + s * tt, w)
@@ -197,8 +216,8 @@ class NeuralJastrowCache:
     arrays on every move would cost O(N^2)): keep only the cache it returns.
 
     ``phi``, ``dphi``: phi and d phi / dt per particle (W, N, K); ``psi``, ``dpsi``:
-    per pair (W, P, K); ``s``: the pooled features (W, 2K); ``log_j``: rho(s) (W,);
-    ``g``: d rho / d s (W, 2K).
+    per pair, pairs sorted by spin channel (W, P, K); ``s``: the pooled features
+    (W, F); ``log_j``: rho(s) (W,); ``g``: d rho / d s (W, F).
     """
 
     phi: np.ndarray
@@ -211,13 +230,13 @@ class NeuralJastrowCache:
 
 
 class NeuralJastrow(Factor):
-    """ln J = rho([mean_i phi(|x_i|^2/L^2), mean_{i<j} psi(r_ij^2/L^2, spin channel)]).
+    """ln J = rho([mean_i phi(|x_i|^2/L^2), mean over each spin channel's pairs psi(r_ij^2/L^2)]).
 
-    ``hidden``: hidden widths of phi and psi (a list, or one integer for one
-    layer); ``features``: K; ``rho_hidden``: hidden widths of rho (likewise);
-    ``init_std``: scale of the initial weights (times 1/sqrt(fan-in)).
-    ``like_pairs`` (P,) flags like-spin pairs (None: bosons, one channel);
-    ``scale`` is L.
+    ``hidden``: hidden widths of phi and psi before their ``features`` (K) tanh
+    units (a list, possibly empty, or one integer); ``rho_hidden``: hidden widths
+    of rho (likewise); ``init_std``: scale of the initial weights (deeper layers
+    times 1/sqrt(fan-in)).  ``like_pairs`` (P,) flags like-spin pairs in geometry
+    order (None: bosons, one channel); ``scale`` is L.
     """
 
     kind = "neural_jastrow"
@@ -240,94 +259,115 @@ class NeuralJastrow(Factor):
         particles: int,
         like_pairs,
         scale: float,
-        hidden=(12, 12),
-        features: int = 6,
-        rho_hidden=(12,),
+        hidden=(),
+        features: int = 12,
+        rho_hidden=(16,),
         init_std: float = 1.0,
     ):
-        self.particles = int(particles)
-        n_pairs = self.particles * (self.particles - 1) // 2
-        self._pair_norm = max(n_pairs, 1)  # the pair mean; no pairs: S_pair = 0
-        like = np.zeros(n_pairs, bool) if like_pairs is None else np.asarray(like_pairs, bool)
+        n = self.particles = int(particles)
+        like = np.zeros(n * (n - 1) // 2, bool) if like_pairs is None else np.asarray(like_pairs)
         if like_pairs is None:
             self._rows = ["all"]
         else:
             self._rows = [c for c, f in (("unlike", False), ("like", True)) if np.any(like == f)]
             self._rows = self._rows or ["unlike"]
-        self._channel = like.astype(int) if len(self._rows) == 2 else np.zeros(n_pairs, int)
-        self._onehot = np.eye(len(self._rows))[self._channel]  # (P, channels)
+        channels = len(self._rows)
+        channel = like.astype(int) if channels == 2 else np.zeros(like.size, int)
+        # pairs sorted by channel, so that each channel's pairs are one slice
+        self._order = np.argsort(channel, kind="stable") if channels == 2 else None
+        self._position = np.argsort(self._order) if channels == 2 else np.arange(like.size)
+        self._channel = channel[self._order] if channels == 2 else channel  # (P,) sorted
+        counts = np.bincount(channel, minlength=channels)
+        ends = np.cumsum(counts)
+        self._slices = [slice(e - c, e) for c, e in zip(counts, ends, strict=True)]
+        self._weight = 1.0 / np.maximum(counts, 1)[self._channel]  # (P,) 1 / pairs in channel
+        incidence = pair_indices(n)[2] if n > 1 else np.zeros((n, 0))
+        if self._order is not None:
+            incidence = incidence[:, self._order]
+        self._incidence = [np.ascontiguousarray(incidence[:, sl]) for sl in self._slices]
         self.inv_l2 = 1.0 / float(scale) ** 2
         self.features = int(features)
         self.init_std = float(init_std)
         hidden, rho_hidden = np.atleast_1d(hidden).tolist(), np.atleast_1d(rho_hidden).tolist()
-        self.phi = MLP([1, *hidden, self.features])
-        self.psi = MLP([1, *hidden, self.features], channels=len(self._rows))
-        self.rho = MLP([2 * self.features, *rho_hidden, 1])
+        self.phi = ScalarNet(hidden, self.features)
+        self.psi = ScalarNet(hidden, self.features, channels)
+        self.rho = OutputNet(self.features * (1 + channels), rho_hidden)
         self._bounds = np.cumsum([0, self.phi.n_params, self.psi.n_params, self.rho.n_params])
         self.n_params = int(self._bounds[-1])
 
     def initial_params(self, rng):
+        std = self.init_std
         return np.concatenate(
-            [
-                self.phi.initial(rng, self.init_std),
-                self.psi.initial(rng, self.init_std),
-                self.rho.initial(rng, self.init_std, zero_last=True),
-            ]
+            [self.phi.initial(rng, std), self.psi.initial(rng, std), self.rho.initial(rng, std)]
         )
 
     def param_names(self):
-        return (
-            self.phi.names("phi", ["all"])
-            + self.psi.names("psi", self._rows)
-            + self.rho.names("rho", ["all"])
-        )
+        return self.phi.names("phi") + self.psi.names("psi", self._rows) + self.rho.names("rho")
 
     def _layers(self, p):
         lo, a, b, hi = self._bounds
         return self.phi.unpack(p[lo:a]), self.psi.unpack(p[a:b]), self.rho.unpack(p[b:hi])
 
+    def _rows_of(self, positions=None):
+        # first-layer row (spin channel) of each pair; None: the single row
+        if len(self._rows) == 1:
+            return None
+        return self._channel if positions is None else self._channel[positions]
+
     def _pool(self, phi, psi):
-        return np.concatenate([phi.mean(1), psi.sum(1) / self._pair_norm], axis=1)
+        pooled = [phi.mean(1)]
+        pooled += [psi[:, sl].sum(1) * self._weight[sl][:1] for sl in self._slices]
+        return np.concatenate(pooled, axis=1)
+
+    def _sorted_pairs(self, x, pairs):
+        diff, r = pairs if pairs is not None else pair_vectors(x)
+        if self._order is None:
+            return diff, r
+        return diff[:, self._order], r[:, self._order]
 
     def _evaluate(self, p, x, pairs, order: int, params: bool):
         """ln J, and by ``order`` (1: gradient, 2: and Laplacian) and ``params`` the rest."""
         walkers, n, dim = x.shape
+        k = self.features
         phi_layers, psi_layers, rho_layers = self._layers(p)
-        diff, r = pairs if pairs is not None else pair_vectors(x)
+        diff, r = self._sorted_pairs(x, pairs)
         t1 = np.einsum("wnd,wnd->wn", x, x) * self.inv_l2
         t2 = r * r * self.inv_l2
-        phi, dphi, d2phi, phi_hidden = self.phi.scalar(phi_layers, t1, None, order)
-        psi, dpsi, d2psi, psi_hidden = self.psi.scalar(psi_layers, t2, self._channel, order)
+        phi, dphi, d2phi, phi_acts = self.phi.forward(phi_layers, t1, None, order)
+        psi, dpsi, d2psi, psi_acts = self.psi.forward(psi_layers, t2, self._rows_of(), order)
         s = self._pool(phi, psi)
-        log_j, rho_hidden = self.rho.vector(rho_layers, s)
+        log_j, rho_acts = self.rho.forward(rho_layers, s)
         out = {"log_psi": log_j}
         if order == 0 and not params:
             return out
-        g, rho_grad = self.rho.vector_backward(rho_layers, s, rho_hidden, params)
-        k, n_pairs = self.features, self._pair_norm
+        g, rho_grad = self.rho.backward(rho_layers, s, rho_acts, params)
+        c = 2.0 * self.inv_l2  # dt_i/dx_i = c x_i, dt_ij/dx_i = c (x_i - x_j)
+        weight = self._weight[:, None]
         if order >= 1:
-            # dS/dx_k (W, N, 2K, d): dt_i/dx_i = 2 x_i / L^2, dt_ij/dx_i = 2 (x_i - x_j) / L^2
-            c = 2.0 * self.inv_l2
-            one = (c / n) * dphi[..., None] * x[:, :, None, :]
-            field = (c / n_pairs) * dpsi[..., None] * diff[:, :, None, :]
-            two = scatter(field.reshape(walkers, -1, k * dim), n).reshape(walkers, n, k, dim)
-            ds = np.concatenate([one, two], axis=2)
+            # dS/dx (W, N, F, d): the one-body block, then one block per spin channel
+            blocks = [(c / n) * dphi[..., None] * x[:, :, None, :]]
+            field = (c * weight * dpsi)[..., None] * diff[:, :, None, :]
+            for sl, incidence in zip(self._slices, self._incidence, strict=True):
+                part = field[:, sl].reshape(walkers, -1, k * dim)
+                blocks.append(np.matmul(incidence, part).reshape(walkers, n, k, dim))
+            ds = np.concatenate(blocks, axis=2)
             out["grad"] = np.einsum("wnfd,wf->wnd", ds, g)
         if order >= 2:
-            # nabla^2 t = 2d / L^2 and |nabla t|^2 = 4 t / L^2, once per particle, twice per pair
-            lap_one = (c * (2.0 * t1[..., None] * d2phi + dim * dphi)).mean(1)
-            lap_two = (2.0 / n_pairs) * (c * (2.0 * t2[..., None] * d2psi + dim * dpsi)).sum(1)
-            lap_s = np.concatenate([lap_one, lap_two], axis=1)
-            directions = ds.transpose(0, 1, 3, 2).reshape(walkers, n * dim, 2 * k)
-            curvature = self.rho.vector_curvature(rho_layers, rho_hidden, directions)
-            out["lap"] = np.einsum("wf,wf->w", g, lap_s) + curvature
+            # nabla^2 t = c d and |nabla t|^2 = 2 c t, once per particle, twice per pair
+            lap_s = [(c * (2.0 * t1[..., None] * d2phi + dim * dphi)).mean(1)]
+            pair_lap = (2.0 * c) * weight * (2.0 * t2[..., None] * d2psi + dim * dpsi)
+            lap_s += [pair_lap[:, sl].sum(1) for sl in self._slices]
+            directions = ds.transpose(0, 1, 3, 2).reshape(walkers, n * dim, -1)
+            curvature = self.rho.curvature(rho_layers, rho_acts, directions)
+            out["lap"] = np.einsum("wf,wf->w", g, np.concatenate(lap_s, axis=1)) + curvature
         if params:
             one = np.broadcast_to(g[:, None, :k] / n, phi.shape)
-            two = np.broadcast_to(g[:, None, k:] / n_pairs, psi.shape)
+            two = g[:, k:].reshape(walkers, -1, k)[:, self._channel] * weight
+            onehot = None if len(self._rows) == 1 else np.eye(len(self._rows))[self._channel]
             out["params"] = np.concatenate(
                 [
-                    self.phi.scalar_param_grad(phi_layers, t1, phi_hidden, one),
-                    self.psi.scalar_param_grad(psi_layers, t2, psi_hidden, two, self._onehot),
+                    self.phi.param_grad(phi_layers, t1, phi_acts, one),
+                    self.psi.param_grad(psi_layers, t2, psi_acts, two, onehot),
                     rho_grad,
                 ],
                 axis=1,
@@ -356,47 +396,50 @@ class NeuralJastrow(Factor):
 
     def init_cache(self, p, x) -> NeuralJastrowCache:
         phi_layers, psi_layers, rho_layers = self._layers(p)
-        r = pair_vectors(x)[1]
+        r = self._sorted_pairs(x, None)[1]
         t1 = np.einsum("wnd,wnd->wn", x, x) * self.inv_l2
-        phi, dphi, _, _ = self.phi.scalar(phi_layers, t1, None, 1)
-        psi, dpsi, _, _ = self.psi.scalar(psi_layers, r * r * self.inv_l2, self._channel, 1)
+        phi, dphi, _, _ = self.phi.forward(phi_layers, t1, None, 1)
+        psi, dpsi, _, _ = self.psi.forward(psi_layers, r * r * self.inv_l2, self._rows_of(), 1)
         s = self._pool(phi, psi)
-        log_j, hidden = self.rho.vector(rho_layers, s)
-        g = self.rho.vector_backward(rho_layers, s, hidden)[0]
+        log_j, acts = self.rho.forward(rho_layers, s)
+        g = self.rho.backward(rho_layers, s, acts)[0]
         return NeuralJastrowCache(phi, dphi, psi, dpsi, s, log_j, g)
 
-    def _particle_grad(self, g, xk, dphi, dpsi, diff):
-        # d rho / d x_k from the moved particle's phi' (W, K) and its pairs' psi' (W, N-1, K)
-        k, n = self.features, self.particles
-        c = 2.0 * self.inv_l2
-        one = (c / n) * np.einsum("wf,wf->w", g[:, :k], dphi)
-        two = (c / self._pair_norm) * np.einsum("wjf,wf->wj", dpsi, g[:, k:])
-        return one[:, None] * xk + np.einsum("wj,wjd->wd", two, diff)
+    def _partners(self, n, k):
+        # k's partners j, their pairs' sorted positions, channels and weights 1 / P_c
+        others, index = partners(n, k)
+        positions = self._position[index]
+        return others, positions, self._channel[positions], self._weight[positions]
+
+    def _particle_grad(self, g, xk, dphi, dpsi, diff, channel, weight):
+        # d rho / d x_k from the particle's phi' (W, K) and its pairs' psi' (W, N-1, K)
+        k, c = self.features, 2.0 * self.inv_l2
+        one = (c / self.particles) * np.einsum("wf,wf->w", g[:, :k], dphi)
+        g_pairs = g[:, k:].reshape(g.shape[0], -1, k)[:, channel]  # (W, N-1, K)
+        two = c * weight * np.einsum("wjf,wjf->wj", dpsi, g_pairs)
+        return one[:, None] * xk + np.matmul(two[:, None, :], diff)[:, 0]
 
     def grad_particle(self, p, x, cache: NeuralJastrowCache, k):
-        others, index = partners(x.shape[1], k)
+        others, positions, channel, weight = self._partners(x.shape[1], k)
         diff = x[:, k : k + 1] - x[:, others]
-        return self._particle_grad(cache.g, x[:, k], cache.dphi[:, k], cache.dpsi[:, index], diff)
+        dpsi = cache.dpsi[:, positions]
+        return self._particle_grad(cache.g, x[:, k], cache.dphi[:, k], dpsi, diff, channel, weight)
 
     def propose(self, p, x, cache: NeuralJastrowCache, k, xk):
         phi_layers, psi_layers, rho_layers = self._layers(p)
-        others, index = partners(x.shape[1], k)
+        others, positions, channel, weight = self._partners(x.shape[1], k)
         diff = xk[:, None, :] - x[:, others]
         t1 = np.einsum("wd,wd->w", xk, xk) * self.inv_l2
         t2 = np.einsum("wjd,wjd->wj", diff, diff) * self.inv_l2
-        phi, dphi, _, _ = self.phi.scalar(phi_layers, t1, None, 1)
-        psi, dpsi, _, _ = self.psi.scalar(psi_layers, t2, self._channel[index], 1)
-        change = np.concatenate(
-            [
-                (phi - cache.phi[:, k]) / self.particles,
-                (psi - cache.psi[:, index]).sum(1) / self._pair_norm,
-            ],
-            axis=1,
-        )
-        s = cache.s + change
-        log_j, hidden = self.rho.vector(rho_layers, s)
-        g = self.rho.vector_backward(rho_layers, s, hidden)[0]
-        grad = self._particle_grad(g, xk, dphi, dpsi, diff)
+        phi, dphi, _, _ = self.phi.forward(phi_layers, t1, None, 1)
+        psi, dpsi, _, _ = self.psi.forward(psi_layers, t2, self._rows_of(positions), 1)
+        onehot = np.eye(len(self._rows))[channel] * weight[:, None]  # (N-1, channels)
+        change = np.einsum("wjf,jc->wcf", psi - cache.psi[:, positions], onehot)
+        one = (phi - cache.phi[:, k]) / self.particles
+        s = cache.s + np.concatenate([one, change.reshape(one.shape[0], -1)], axis=1)
+        log_j, acts = self.rho.forward(rho_layers, s)
+        g = self.rho.backward(rho_layers, s, acts)[0]
+        grad = self._particle_grad(g, xk, dphi, dpsi, diff, channel, weight)
         return log_j - cache.log_j, grad, (phi, dphi, psi, dpsi, s, log_j, g)
 
     def accept(self, p, x, cache: NeuralJastrowCache, k, xk, accepted, data):
@@ -404,11 +447,11 @@ class NeuralJastrow(Factor):
         if rows.size == 0:
             return cache
         phi, dphi, psi, dpsi, s, log_j, g = data
-        index = partners(x.shape[1], k)[1]
+        positions = self._partners(x.shape[1], k)[1]
         cache.phi[rows, k] = phi[rows]
         cache.dphi[rows, k] = dphi[rows]
-        cache.psi[rows[:, None], index] = psi[rows]
-        cache.dpsi[rows[:, None], index] = dpsi[rows]
+        cache.psi[rows[:, None], positions] = psi[rows]
+        cache.dpsi[rows[:, None], positions] = dpsi[rows]
         cache.s[rows] = s[rows]
         cache.log_j[rows] = log_j[rows]
         cache.g[rows] = g[rows]
