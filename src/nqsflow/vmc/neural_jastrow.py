@@ -24,7 +24,7 @@ channel) to ln J.  Why so:
   and bounded, so ln J is bounded and psi stays normalisable for any parameters.
 - rho's last layer starts at zero: J = 1, the start is the Slater-Jastrow state.
 
-Derivatives, exact, in numpy (batched over walkers; loops over layers only):
+Derivatives, exact, in numpy (:mod:`networks`; batched over walkers, loops over layers only):
 phi and psi take scalar inputs, so forward mode carries (value, d/dt, d^2/dt^2)
 through their layers at about three forward passes.  rho enters the Laplacian as
 g . nabla^2 S + sum_{k,a} u_ka^T H u_ka with g = grad rho and u_ka = dS/dx_ka;
@@ -44,169 +44,10 @@ import numpy as np
 from nqsflow.vmc.factor import Factor
 from nqsflow.vmc.geometry import pair_indices, pair_vectors
 from nqsflow.vmc.jastrow import partners
+from nqsflow.vmc.networks import OutputNet, ScalarNet
 
 # hidden widths: one integer (one layer) or a list (one entry per layer, may be empty)
 WIDTHS = {"type": ["integer", "array"], "minimum": 1, "items": {"type": "integer", "minimum": 1}}
-
-
-def _dense(h: np.ndarray, w: np.ndarray) -> np.ndarray:
-    # one 2-D product over every leading axis (faster than a batched matmul)
-    return (h.reshape(-1, h.shape[-1]) @ w).reshape(*h.shape[:-1], w.shape[1])
-
-
-def _tanh(z):
-    h = np.tanh(z)
-    return h, 1.0 - h * h
-
-
-class _Net:
-    """Dense layers whose parameters are a flat slice: weights w_l then biases b_l per layer.
-
-    ``shapes``: (weights shape, biases shape) per layer."""
-
-    def __init__(self, shapes):
-        self.shapes = [s for layer in shapes for s in layer]
-        self.sizes = [int(np.prod(s)) for s in self.shapes]
-        self.n_params = sum(self.sizes)
-
-    def unpack(self, p) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(w_l, b_l) of each layer, views into ``p``."""
-        arrays, at = [], 0
-        for shape, size in zip(self.shapes, self.sizes, strict=True):
-            arrays.append(p[at : at + size].reshape(shape))
-            at += size
-        return list(zip(arrays[::2], arrays[1::2], strict=True))
-
-    def names(self, prefix: str, first_rows: list[str] | None = None) -> list[str]:
-        """``prefix.w0[i,j]``, ...; a first layer with rows per channel names them."""
-        out = []
-        for layer in range(len(self.shapes) // 2):
-            (m, n), bias = self.shapes[2 * layer], self.shapes[2 * layer + 1]
-            rows = first_rows if layer == 0 and first_rows else range(m)
-            out += [f"{prefix}.w{layer}[{i},{j}]" for i in rows for j in range(n)]
-            if len(bias) == 2:
-                out += [f"{prefix}.b{layer}[{c},{j}]" for c in rows for j in range(n)]
-            else:
-                out += [f"{prefix}.b{layer}[{j}]" for j in range(n)]
-        return out
-
-
-class ScalarNet(_Net):
-    """Scalar t -> K features through tanh layers ``[*hidden, K]``.
-
-    The first layer has one row of weights and biases per channel (w0, b0 of
-    shape (channels, m)), so the channels share the deeper layers only."""
-
-    def __init__(self, hidden, features: int, channels: int = 1):
-        widths = [*hidden, features]
-        shapes = [((channels, widths[0]), (channels, widths[0]))]
-        shapes += [((m, n), (n,)) for m, n in zip(widths[:-1], widths[1:], strict=True)]
-        super().__init__(shapes)
-        self.widths, self.channels = widths, channels
-
-    def initial(self, rng, std: float) -> np.ndarray:
-        """w0, b0 ~ N(0, std^2) (rows equal: channels start alike); deeper w ~ N(0, std^2/m)."""
-        m = self.widths[0]
-        parts = [np.tile(rng.normal(0.0, std, m), self.channels) for _ in range(2)]
-        for m, n in zip(self.widths[:-1], self.widths[1:], strict=True):
-            parts += [rng.normal(0.0, std / np.sqrt(m), m * n), np.zeros(n)]
-        return np.concatenate(parts)
-
-    def forward(self, layers, t, rows=None, order: int = 2):
-        """Features (..., K) at inputs t (...) with their first and second t-derivatives
-        (up to ``order``, else None), and the activations (h, h') of every layer.
-        ``rows``: channel of each input (broadcast to t), None for channel 0."""
-        w, b = layers[0]
-        w0 = w[0] if rows is None else w[rows]
-        h, s = _tanh(t[..., None] * w0 + (b[0] if rows is None else b[rows]))
-        dh = s * w0 if order >= 1 else None
-        d2h = -2.0 * h * dh * w0 if order >= 2 else None  # z'' = 0 in the first layer
-        acts = [(h, s)]
-        for w, b in layers[1:]:
-            h, s = _tanh(_dense(h, w) + b)
-            acts.append((h, s))
-            if order >= 2:
-                dz, d2z = _dense(dh, w), _dense(d2h, w)
-                d2h = s * (d2z - 2.0 * h * dz * dz)
-                dh = s * dz
-            elif order >= 1:
-                dh = s * _dense(dh, w)
-        return h, dh, d2h, acts
-
-    def param_grad(self, layers, t, acts, cotangent, onehot=None) -> np.ndarray:
-        """sum_n cotangent_n . d features(t_n) / d params per walker, (W, n_params).
-
-        ``t`` (W, n), ``cotangent`` (W, n, K); ``onehot`` (n, channels) gives each
-        input's channel (None: all channel 0)."""
-        walkers = t.shape[0]
-        grads = []  # (weights, biases) per layer, last layer first
-        delta = cotangent * acts[-1][1]  # d/dz of the last layer
-        for layer in range(len(layers) - 1, 0, -1):
-            h, s = acts[layer - 1]
-            weights = np.matmul(h.swapaxes(1, 2), delta).reshape(walkers, -1)
-            grads.append((weights, delta.sum(1)))
-            delta = _dense(delta, layers[layer][0].T) * s
-        if onehot is None:
-            first = (np.einsum("wn,wnm->wm", t, delta), delta.sum(1))
-        else:
-            first = (
-                np.einsum("wn,wnm,nc->wcm", t, delta, onehot).reshape(walkers, -1),
-                np.einsum("wnm,nc->wcm", delta, onehot).reshape(walkers, -1),
-            )
-        grads.append(first)
-        return np.concatenate([g for pair in grads[::-1] for g in pair], axis=1)
-
-
-class OutputNet(_Net):
-    """F inputs -> one output: tanh hidden layers, a linear output layer."""
-
-    def __init__(self, inputs: int, hidden):
-        widths = [inputs, *hidden, 1]
-        super().__init__([((m, n), (n,)) for m, n in zip(widths[:-1], widths[1:], strict=True)])
-        self.widths = widths
-
-    def initial(self, rng, std: float) -> np.ndarray:
-        """w ~ N(0, std^2/m), biases 0, and the output layer 0 (output 0 everywhere)."""
-        parts = []
-        for m, n in zip(self.widths[:-2], self.widths[1:-1], strict=True):
-            parts += [rng.normal(0.0, std / np.sqrt(m), m * n), np.zeros(n)]
-        return np.concatenate([*parts, np.zeros(self.widths[-2] + 1)])
-
-    def forward(self, layers, s):
-        """Output (W,) at inputs s (W, F), and the hidden activations (h, h')."""
-        z, acts = s, []
-        for layer, (w, b) in enumerate(layers):
-            if layer:
-                acts.append(_tanh(z))
-                z = acts[-1][0]
-            z = z @ w + b
-        return z[:, 0], acts
-
-    def backward(self, layers, s, acts, params: bool = False):
-        """d out / d s (W, F) and, if ``params``, d out / d params (W, n_params)."""
-        walkers = s.shape[0]
-        delta = np.ones((walkers, 1))
-        grads = []  # (weights, biases) per layer, last layer first
-        for layer in range(len(layers) - 1, -1, -1):
-            inputs = acts[layer - 1][0] if layer else s
-            if params:
-                grads.append(((inputs[:, :, None] * delta[:, None, :]).reshape(walkers, -1), delta))
-            delta = delta @ layers[layer][0].T
-            if layer:
-                delta = delta * acts[layer - 1][1]
-        if not params:
-            return delta, None
-        return delta, np.concatenate([a for pair in grads[::-1] for a in pair], axis=1)
-
-    def curvature(self, layers, acts, directions) -> np.ndarray:
-        """sum_D u_D^T (d^2 out / ds^2) u_D for directions u (W, D, F), shape (W,)."""
-        t, tt = _dense(directions, layers[0][0]), None
-        for (h, s), (w, _) in zip(acts, layers[1:], strict=True):
-            h, s = h[:, None, :], s[:, None, :]
-            second = -2.0 * h * s * t * t
-            tt = _dense(second if tt is None else second + s * tt, w)
-            t = _dense(s * t, w)
-        return tt[..., 0].sum(1)
 
 
 @dataclass
@@ -280,7 +121,8 @@ class NeuralJastrow(Factor):
         counts = np.bincount(channel, minlength=channels)
         ends = np.cumsum(counts)
         self._slices = [slice(e - c, e) for c, e in zip(counts, ends, strict=True)]
-        self._weight = 1.0 / np.maximum(counts, 1)[self._channel]  # (P,) 1 / pairs in channel
+        self._means = 1.0 / np.maximum(counts, 1)  # (channels,) 1 / pairs in the channel
+        self._weight = self._means[self._channel]  # (P,) the same per pair
         incidence = pair_indices(n)[2] if n > 1 else np.zeros((n, 0))
         if self._order is not None:
             incidence = incidence[:, self._order]
@@ -316,7 +158,7 @@ class NeuralJastrow(Factor):
 
     def _pool(self, phi, psi):
         pooled = [phi.mean(1)]
-        pooled += [psi[:, sl].sum(1) * self._weight[sl][:1] for sl in self._slices]
+        pooled += [psi[:, sl].sum(1) * m for sl, m in zip(self._slices, self._means, strict=True)]
         return np.concatenate(pooled, axis=1)
 
     def _sorted_pairs(self, x, pairs):
