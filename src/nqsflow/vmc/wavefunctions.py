@@ -20,6 +20,7 @@ from nqsflow.vmc.gaussian import Gaussian
 from nqsflow.vmc.geometry import pair_vectors
 from nqsflow.vmc.hamiltonians import HarmonicTrap
 from nqsflow.vmc.jastrow import HardSphereJastrow, PadeJastrow, PairJastrow
+from nqsflow.vmc.neural_jastrow import NeuralJastrow
 from nqsflow.vmc.rbm import RBM
 from nqsflow.vmc.slater import Slater
 
@@ -28,6 +29,7 @@ __all__ = [
     "Factor",
     "Gaussian",
     "HardSphereJastrow",
+    "NeuralJastrow",
     "PadeJastrow",
     "PairJastrow",
     "ProductAnsatz",
