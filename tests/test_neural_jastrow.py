@@ -13,7 +13,14 @@ from .test_jastrow import assert_moves_match, coordinate_errors, parameter_error
 
 SMALL = {"hidden": [], "features": 4, "rho_hidden": [4, 3]}
 DEEP = {"hidden": [5, 4], "features": 3, "rho_hidden": 4}
-CASES = [(6, 2, (3, 3), SMALL), (8, 3, (4, 4), DEEP), (5, 3, None, DEEP), (6, 2, (3, 3), DEEP)]
+LINEAR = {"hidden": 3, "features": 2, "rho_hidden": []}  # rho linear: one- and two-body terms
+CASES = [
+    (6, 2, (3, 3), SMALL),
+    (8, 3, (4, 4), DEEP),
+    (5, 3, None, DEEP),
+    (6, 2, (3, 3), DEEP),
+    (4, 2, (2, 2), LINEAR),
+]
 
 
 def _system(particles, dim, spins, omega=0.7):

@@ -174,4 +174,6 @@ class OutputNet(_Net):
             second = -2.0 * h * s * t * t
             tt = _dense(second if tt is None else second + s * tt, w)
             t = _dense(s * t, w)
+        if tt is None:  # no hidden layer: rho is linear
+            return np.zeros(directions.shape[0])
         return tt[..., 0].sum(1)
