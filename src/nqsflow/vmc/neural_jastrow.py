@@ -186,25 +186,32 @@ class NeuralJastrow(Factor):
         c = 2.0 * self.inv_l2  # dt_i/dx_i = c x_i, dt_ij/dx_i = c (x_i - x_j)
         weight = self._weight[:, None]
         if order >= 1:
-            # dS/dx (W, N, F, d): the one-body block, then one block per spin channel
-            blocks = [(c / n) * dphi[..., None] * x[:, :, None, :]]
-            field = (c * weight * dpsi)[..., None] * diff[:, :, None, :]
-            for sl, incidence in zip(self._slices, self._incidence, strict=True):
-                part = field[:, sl].reshape(walkers, -1, k * dim)
-                blocks.append(np.matmul(incidence, part).reshape(walkers, n, k, dim))
-            ds = np.concatenate(blocks, axis=2)
-            out["grad"] = np.einsum("wnfd,wf->wnd", ds, g)
+            # dS/dx laid out (W, N, d, F): the one-body block, then one block per spin
+            # channel; filled one axis a at a time (a short last axis is slow in numpy)
+            ds = np.empty((walkers, n, dim, s.shape[1]))
+            pair_slope = (c * weight) * dpsi
+            for a in range(dim):
+                ds[:, :, a, :k] = (c / n) * dphi * x[:, :, a, None]
+                field = pair_slope * diff[:, :, a, None]
+                for ch, (sl, incidence) in enumerate(
+                    zip(self._slices, self._incidence, strict=True)
+                ):
+                    ds[:, :, a, k * (1 + ch) : k * (2 + ch)] = np.matmul(incidence, field[:, sl])
+            directions = ds.reshape(walkers, n * dim, -1)
+            out["grad"] = np.matmul(directions, g[:, :, None]).reshape(walkers, n, dim)
         if order >= 2:
             # nabla^2 t = c d and |nabla t|^2 = 2 c t, once per particle, twice per pair
             lap_s = [(c * (2.0 * t1[..., None] * d2phi + dim * dphi)).mean(1)]
-            pair_lap = (2.0 * c) * weight * (2.0 * t2[..., None] * d2psi + dim * dpsi)
-            lap_s += [pair_lap[:, sl].sum(1) for sl in self._slices]
-            directions = ds.transpose(0, 1, 3, 2).reshape(walkers, n * dim, -1)
+            # per channel: 2 c / P_c sum_p (2 t_p psi''_p + d psi'_p), as reductions over p
+            for sl, mean in zip(self._slices, self._means, strict=True):
+                second = np.matmul((2.0 * t2[:, None, sl]), d2psi[:, sl])[:, 0]
+                lap_s.append((2.0 * c * mean) * (second + dim * dpsi[:, sl].sum(1)))
             curvature = self.rho.curvature(rho_layers, rho_acts, directions)
             out["lap"] = np.einsum("wf,wf->w", g, np.concatenate(lap_s, axis=1)) + curvature
         if params:
             one = np.broadcast_to(g[:, None, :k] / n, phi.shape)
-            two = g[:, k:].reshape(walkers, -1, k)[:, self._channel] * weight
+            counts = [sl.stop - sl.start for sl in self._slices]
+            two = np.repeat(g[:, k:].reshape(walkers, -1, k) * self._means[:, None], counts, axis=1)
             onehot = None if len(self._rows) == 1 else np.eye(len(self._rows))[self._channel]
             out["params"] = np.concatenate(
                 [
