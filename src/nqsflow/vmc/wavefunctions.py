@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from nqsflow.errors import ConfigError
+from nqsflow.vmc.backflow import SlaterBackflow
 from nqsflow.vmc.factor import FACTORS, Factor
 from nqsflow.vmc.gaussian import Gaussian
 from nqsflow.vmc.geometry import pair_vectors
@@ -35,6 +36,7 @@ __all__ = [
     "ProductAnsatz",
     "RBM",
     "Slater",
+    "SlaterBackflow",
     "build_ansatz",
 ]
 
