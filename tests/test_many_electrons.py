@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nqsflow.vmc.checkpoint import read_checkpoint, write_checkpoint
 from nqsflow.vmc.driver import build_vmc, run
 from nqsflow.vmc.hamiltonians import HarmonicTrap
 from nqsflow.vmc.wavefunctions import build_ansatz
@@ -90,3 +91,43 @@ def test_local_energy_stays_finite_where_electrons_meet(dim, particles, spins, i
         [{"kind": "slater"}], dim, particles, spins, i, j, distances
     )
     assert np.ptp(without_cusp) > 1e4  # the test can fail: the bare determinant diverges
+
+
+class _StopAt:
+    """A monitor that stops the optimisation after ``step`` steps, keeping the snapshot."""
+
+    def __init__(self, step):
+        self.step, self.snapshot = step, None
+
+    def after_step(self, state):
+        if state.step == self.step:
+            self.snapshot = state.snapshot()
+            return True
+        return False
+
+    def after_optimization(self, state):
+        pass
+
+
+@pytest.mark.parametrize("sampler", ["langevin", "metropolis"])
+def test_restart_of_a_fermion_run_with_caches_is_bit_identical(sampler, tmp_path):
+    spec = {
+        "system": {"particles": 6, "dim": 2, "omega": 0.5, "interaction": "coulomb"},
+        "ansatz": NEURAL,
+        "sampler": {"kind": sampler, "moves": "single", "walkers": 40, "burn_in": 10, "thin": 2},
+        "optimizer": {"kind": "sr", "learning_rate": 0.05, "steps": 6, "samples": 160,
+                      "clip_local_energy": 5.0},
+        "production": {"samples": 800},
+        "seed": 9,
+    }
+    whole = run(spec)
+    monitor = _StopAt(3)
+    assert run(spec, monitor=monitor) is None
+    # through the checkpoint file, as a resumed job would read it
+    path = tmp_path / "run.checkpoint.h5"
+    write_checkpoint(path, spec, [monitor.snapshot])
+    resumed = run(spec, snapshot=read_checkpoint(path, spec, rank=0, size=1))
+    np.testing.assert_array_equal(resumed.history["energy"], whole.history["energy"])
+    np.testing.assert_array_equal(resumed.params_final, whole.params_final)
+    np.testing.assert_array_equal(resumed.energy_series, whole.energy_series)
+    assert resumed.energy == whole.energy
