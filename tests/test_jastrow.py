@@ -11,21 +11,15 @@ from nqsflow.vmc.geometry import pair_vectors
 from nqsflow.vmc.hamiltonians import HarmonicTrap
 from nqsflow.vmc.jastrow import HardSphereJastrow, PadeJastrow
 
+from .finite_differences import numerical_grad_lap
+
 H = 1e-4
 
 
 def coordinate_errors(factor, p, x):
     """Largest |analytic - central difference| of the gradient and of the Laplacian."""
     grad, lap = factor.grad_lap(p, x)
-    f0 = factor.log_psi(p, x)
-    num_grad, num_lap = np.zeros_like(x), np.zeros(x.shape[0])
-    for i in range(x.shape[1]):
-        for d in range(x.shape[2]):
-            step = np.zeros_like(x)
-            step[:, i, d] = H
-            fp, fm = factor.log_psi(p, x + step), factor.log_psi(p, x - step)
-            num_grad[:, i, d] = (fp - fm) / (2 * H)
-            num_lap += (fp - 2 * f0 + fm) / H**2
+    num_grad, num_lap = numerical_grad_lap(lambda y: factor.log_psi(p, y), x, H)
     return np.abs(grad - num_grad).max(), np.abs(lap - num_lap).max()
 
 

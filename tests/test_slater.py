@@ -15,6 +15,8 @@ from nqsflow.vmc.orbitals import HermiteOrbitals, hermite_table, shell_quanta
 from nqsflow.vmc.slater import Slater
 from nqsflow.vmc.wavefunctions import build_ansatz
 
+from .finite_differences import numerical_grad_lap
+
 H = 1e-4
 
 
@@ -97,14 +99,7 @@ def test_derivatives_against_finite_differences(particles, dim, spins, envelope)
     assert len(x) == 4
     grad, lap = factor.grad_lap(p, x)
     f0 = factor.log_psi(p, x)
-    num_grad, num_lap = np.zeros_like(x), np.zeros(x.shape[0])
-    for i in range(particles):
-        for d in range(dim):
-            step = np.zeros_like(x)
-            step[:, i, d] = H
-            fp, fm = factor.log_psi(p, x + step), factor.log_psi(p, x - step)
-            num_grad[:, i, d] = (fp - fm) / (2 * H)
-            num_lap += (fp - 2 * f0 + fm) / H**2
+    num_grad, num_lap = numerical_grad_lap(lambda y: factor.log_psi(p, y), x, H)
     np.testing.assert_allclose(grad, num_grad, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(lap, num_lap, rtol=1e-4, atol=1e-4)
     num_dalpha = (factor.log_psi(p + H, x) - factor.log_psi(p - H, x)) / (2 * H)

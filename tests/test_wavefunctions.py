@@ -16,6 +16,8 @@ from nqsflow.vmc.wavefunctions import (
     build_ansatz,
 )
 
+from .finite_differences import numerical_grad_lap
+
 H = 1e-4
 
 
@@ -51,16 +53,7 @@ def test_coordinate_gradient_and_laplacian(dim, which):
     p = _params(factor, params)
     x = _positions(particles, dim, min_distance=0.1)
     grad, lap = factor.grad_lap(p, x)
-    num_grad = np.zeros_like(x)
-    num_lap = np.zeros(x.shape[0])
-    f0 = factor.log_psi(p, x)
-    for i in range(particles):
-        for d in range(dim):
-            step = np.zeros_like(x)
-            step[:, i, d] = H
-            fp, fm = factor.log_psi(p, x + step), factor.log_psi(p, x - step)
-            num_grad[:, i, d] = (fp - fm) / (2 * H)
-            num_lap += (fp - 2 * f0 + fm) / H**2
+    num_grad, num_lap = numerical_grad_lap(lambda y: factor.log_psi(p, y), x, H)
     np.testing.assert_allclose(grad, num_grad, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(lap, num_lap, rtol=1e-4, atol=1e-4)
 
