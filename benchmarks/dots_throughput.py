@@ -8,6 +8,7 @@ error of the production energy, the time of one SR optimisation step, and how
 these scale with N (the exponent of t per sample between successive N).
 
 Usage: python benchmarks/dots_throughput.py [--particles 2 6 12 20] [--samples 200000]
+       [--sampler langevin|metropolis]
 """
 
 from __future__ import annotations
@@ -24,25 +25,25 @@ from nqsflow.vmc.driver import build_vmc
 ANSATZE = {
     "slater-jastrow": [{"kind": "slater"}, {"kind": "pade_jastrow", "beta": 0.5}],
     "neural": [{"kind": "slater"}, {"kind": "pade_jastrow", "beta": 0.5},
-               {"kind": "neural_jastrow", "init_std": 0.1}],
+               {"kind": "neural_jastrow"}],
 }
 
 
-def spec_for(particles: int, ansatz: str, walkers: int) -> dict:
+def spec_for(particles: int, ansatz: str, walkers: int, sampler: str = "langevin") -> dict:
     return {
         "system": {"particles": particles, "dim": 2, "omega": 1.0, "interaction": "coulomb"},
         "ansatz": copy.deepcopy(ANSATZE[ansatz]),
-        "sampler": {"kind": "langevin", "moves": "single", "walkers": walkers, "step": 0.5,
-                    "burn_in": 100, "thin": 1},
+        "sampler": {"kind": sampler, "moves": "single", "walkers": walkers,
+                    "step": 0.5 if sampler == "langevin" else 1.0, "burn_in": 100, "thin": 1},
         "optimizer": {"kind": "sr", "learning_rate": 1e-6, "diag_shift": 0.01},
         "production": {"samples": 1},
         "seed": 5,
     }
 
 
-def measure(particles: int, ansatz: str, walkers: int, samples: int) -> dict:
+def measure(particles: int, ansatz: str, walkers: int, samples: int, sampler: str) -> dict:
     """Production and SR-step timings of one system on one core, after a warm-up."""
-    vmc = build_vmc(spec_for(particles, ansatz, walkers))
+    vmc = build_vmc(spec_for(particles, ansatz, walkers, sampler))
     state = vmc.init(5, 100)
     state, _ = vmc.produce(state, walkers)  # warm-up
     start = time.perf_counter()
@@ -71,6 +72,7 @@ def main() -> None:
     parser.add_argument("--ansatz", nargs="+", default=list(ANSATZE), choices=ANSATZE)
     parser.add_argument("--walkers", type=int, default=1000)
     parser.add_argument("--samples", type=int, default=200000)
+    parser.add_argument("--sampler", default="langevin", choices=["langevin", "metropolis"])
     args = parser.parse_args()
     print("| ansatz | N | samples/s | ESS/s | samples per ESS | SR step (s, 4 rounds) "
           "| acceptance | E | cost exponent |")
@@ -79,7 +81,7 @@ def main() -> None:
         for ansatz in args.ansatz:
             previous = None
             for n in args.particles:
-                m = measure(n, ansatz, args.walkers, args.samples)
+                m = measure(n, ansatz, args.walkers, args.samples, args.sampler)
                 exponent = ""
                 if previous is not None:
                     slower = math.log(previous[1] / m["samples_per_s"])
