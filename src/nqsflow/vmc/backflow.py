@@ -217,14 +217,18 @@ class SlaterBackflow(Factor):
             if not need_grad:
                 continue
             inverse = np.linalg.inv(block)  # B[w, j, i]
-            c = np.einsum("wiaj,wjk->wiak", grads[:, s : s + m, :, :m], inverse)  # C[i,a,k]
+            if order < 2:
+                g_y[:, s : s + m] = np.einsum("wiaj,wji->wia", grads[:, s : s + m, :, :m], inverse)
+                continue
+            # C[i, a, k] = sum_j d_a P_j(y_i) B[j, k]: the gradient on its diagonal i = k,
+            # and the y-Hessian delta_ik K_i - C[i, a, k] C[k, c, i]
+            c = np.einsum("wiaj,wjk->wiak", grads[:, s : s + m, :, :m], inverse)
             g_y[:, s : s + m] = np.einsum("wiai->wia", c)
-            if order >= 2:
-                h = -np.einsum("wiaj,wjci->wiajc", c, c)
-                k = np.einsum("wiabj,wji->wiab", hess[:, s : s + m, :, :, :m], inverse)
-                idx = np.arange(m)
-                h[:, idx, :, idx, :] += np.moveaxis(k, 0, 1)
-                h_y[:, s : s + m, :, s : s + m, :] = h
+            h = -np.einsum("wiaj,wjci->wiajc", c, c)
+            k = np.einsum("wiabj,wji->wiab", hess[:, s : s + m, :, :, :m], inverse)
+            idx = np.arange(m)
+            h[:, idx, :, idx, :] += np.moveaxis(k, 0, 1)
+            h_y[:, s : s + m, :, s : s + m, :] = h
         out = {"log_psi": log, "sign": sign}
         if not need_grad:
             return out
