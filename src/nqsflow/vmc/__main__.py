@@ -56,7 +56,8 @@ def main(argv=None) -> int:
     )
     snapshot = checkpointer.resume()
     if snapshot is not None and comm.rank == 0:
-        print(f"resuming from {checkpointer.path} at step {snapshot['shared']['scalars']['step']}", file=sys.stderr)
+        step = snapshot["shared"]["scalars"]["step"]
+        print(f"resuming from {checkpointer.path} at step {step}", file=sys.stderr)
     checkpointer.install()
     result = run(spec, comm=comm, callback=log, monitor=checkpointer, snapshot=snapshot)
     if result is None:

@@ -26,6 +26,7 @@ from threadpoolctl import threadpool_limits
 from nqsflow.stats import blocking_error
 from nqsflow.vmc.geometry import pair_vectors
 from nqsflow.vmc.hamiltonians import HarmonicTrap, build_hamiltonian
+from nqsflow.vmc.observables import Densities
 from nqsflow.vmc.optimizers import build_optimizer
 from nqsflow.vmc.parallel import SerialComm
 from nqsflow.vmc.samplers import build_sampler, burn_in
@@ -37,6 +38,8 @@ PARAMS_STREAM = 1 << 30  # spawn key of the parameter stream, apart from any ran
 # rounds between fresh single-particle caches: rank-one updates of a determinant's
 # inverse lose a little precision each; a fresh inverse costs about a sweep
 RECACHE_ROUNDS = 10
+# samples per local-energy evaluation: bounds the memory of a network's intermediates
+CHUNK_SAMPLES = 1 << 15
 
 
 def _ratio(accepted: float, proposed: float) -> float:
@@ -206,7 +209,12 @@ class VMC:
         """
         state, x = self.sample(state, samples)
         x = x.reshape(-1, *x.shape[2:])
-        e_local, o = self.local_energy_and_derivatives(state.params, x)
+        parts = [
+            self.local_energy_and_derivatives(state.params, x[i : i + CHUNK_SAMPLES])
+            for i in range(0, x.shape[0], CHUNK_SAMPLES)
+        ]
+        e_local = np.concatenate([e for e, _ in parts])
+        o = np.concatenate([d for _, d in parts])
         e_grad = self._clipped(e_local) if self.clip > 0 else e_local
         n_params = o.shape[1]
         state, counts = self._take_move_counts(state)
@@ -289,28 +297,27 @@ class VMC:
         centre (one-body density) and the pair distances over the Hamiltonian's
         ranges.
         """
-        state, x = self.sample(state, samples)
-        rounds = x.shape[0]
-        flat = x.reshape(-1, *x.shape[2:])
-        e_local = self.local_energy(state.params, flat).reshape(rounds, self.walkers)
-        ranges = self.hamiltonian.histogram_ranges()
-        radial_edges = np.linspace(0.0, ranges["radial"], bins + 1)
-        pair_edges = np.linspace(0.0, ranges["pair"], bins + 1)
-        radial = np.histogram(np.linalg.norm(flat, axis=2), radial_edges)[0]
-        if flat.shape[1] > 1:
-            pair = np.histogram(pair_vectors(flat)[1], pair_edges)[0]
-        else:
-            pair = np.zeros(bins)
+        rounds = self._rounds(samples)
+        chunk = max(1, CHUNK_SAMPLES // self.walkers)
+        e_local = np.empty((rounds, self.walkers))
+        densities = Densities(self.hamiltonian, bins)
+        for first in range(0, rounds, chunk):
+            # a chunk of rounds at a time: a long production never holds all its
+            # samples, nor a network's intermediates for all of them, at once
+            n = min(chunk, rounds - first)
+            state, x = self.sample(state, n * self.walkers * self.comm.size)
+            flat = x.reshape(-1, *x.shape[2:])
+            e_local[first : first + n] = self.local_energy(state.params, flat).reshape(n, -1)
+            densities.add(flat)
         state, counts = self._take_move_counts(state)
         sums = self.comm.sum(
-            np.concatenate([counts, e_local.sum(axis=1), [e_local.size], radial, pair])
+            np.concatenate([counts, e_local.sum(axis=1), [e_local.size], densities.counts()])
         )
         acceptance = _ratio(*sums[:2])
         sums = sums[2:]
         series = sums[:rounds] / (self.walkers * self.comm.size)
         count = sums[rounds]
-        radial_counts = sums[rounds + 1 : rounds + 1 + bins]
-        pair_counts = sums[rounds + 1 + bins :]
+        histograms = densities.tree(sums[rounds + 1 :])
         block = blocking_error(series) if rounds >= 2 else None
         energy = float(series.mean())
         # second pass about the mean: <E^2> - <E>^2 would lose the zero variance of
@@ -326,12 +333,7 @@ class VMC:
             "samples": int(count),
             "blocking_level": block.level if block is not None else 0,
             "energy_series": series,
-            "histograms": {
-                "radial_edges": radial_edges,
-                "radial_counts": radial_counts,
-                "pair_edges": pair_edges,
-                "pair_counts": pair_counts,
-            },
+            "histograms": histograms,
         }
 
 
