@@ -40,6 +40,12 @@ ANSATZE = {
         {"kind": "pade_jastrow", "beta": 0.5},
         {"kind": "neural_jastrow"},
     ],
+    "backflow": [{"kind": "slater_backflow", "terms": 2}, {"kind": "pade_jastrow", "beta": 0.5}],
+    "backflow-neural": [
+        {"kind": "slater_backflow", "terms": 2},
+        {"kind": "pade_jastrow", "beta": 0.5},
+        {"kind": "neural_jastrow"},
+    ],
 }
 BASE = {
     "sampler": {"kind": "langevin", "moves": "single", "walkers": 500, "step": 0.5,
