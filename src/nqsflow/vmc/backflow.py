@@ -39,10 +39,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nqsflow.errors import ConfigError
-from nqsflow.vmc.factor import POSITIVE, Factor
+from nqsflow.vmc.factor import POSITIVE, OnePassFactor
 from nqsflow.vmc.geometry import pair_indices, pair_vectors, scatter
-from nqsflow.vmc.orbitals import HermiteOrbitals, gaussian_envelope, hermite_table
+from nqsflow.vmc.orbitals import (
+    HermiteOrbitals,
+    check_fermion_trap,
+    gaussian_envelope,
+    hermite_table,
+)
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,7 @@ def orbital_hessians(orbitals: HermiteOrbitals, alpha: float, y: np.ndarray):
     return values, grads, hess
 
 
-class SlaterBackflow(Factor):
+class SlaterBackflow(OnePassFactor):
     """Slater determinant (per spin, oscillator orbitals, width alpha) at backflow coordinates.
 
     Parameters: ``alpha``, then per spin channel (unlike, like) the amplitudes
@@ -111,16 +115,7 @@ class SlaterBackflow(Factor):
 
     @classmethod
     def from_spec(cls, system, **options):
-        if system.spins is None:
-            raise ConfigError(
-                "system.spins: the slater_backflow factor needs fermions; give system.spins: "
-                "[n_up, n_down] (or interaction: coulomb for the closed-shell default)"
-            )
-        if system.elliptic != 1.0:
-            raise ConfigError(
-                f"system.elliptic: the slater_backflow factor's orbitals are those of an "
-                f"isotropic trap, got elliptic = {system.elliptic}"
-            )
+        check_fermion_trap(system, cls.kind)
         return cls(system.spins, system.dim, system.omega, system.like_spin_pairs, **options)
 
     def __init__(
@@ -190,7 +185,7 @@ class SlaterBackflow(Factor):
 
     # whole-configuration evaluations
 
-    def _evaluate(self, p, x, pairs, order: int, params: bool):
+    def evaluate(self, p, x, pairs, order: int, params: bool):
         """ln|D| and by ``order`` (1: gradient, 2: and Laplacian) and ``params`` the rest."""
         alpha = p[0]
         walkers, n, dim = x.shape
@@ -268,26 +263,8 @@ class SlaterBackflow(Factor):
         jac[:, np.arange(n), np.arange(n)] = np.eye(dim) + diagonal
         return jac.transpose(0, 1, 3, 2, 4).reshape(walkers, n * dim, n * dim)
 
-    def log_psi(self, p, x, pairs=None):
-        return self._evaluate(p, x, pairs, 0, False)["log_psi"]
-
     def sign(self, p, x):
-        return self._evaluate(p, x, None, 0, False)["sign"]
-
-    def log_psi_grad(self, p, x, pairs=None):
-        out = self._evaluate(p, x, pairs, 1, False)
-        return out["log_psi"], out["grad"]
-
-    def grad_lap(self, p, x, pairs=None):
-        out = self._evaluate(p, x, pairs, 2, False)
-        return out["grad"], out["lap"]
-
-    def param_grad(self, p, x, pairs=None):
-        return self._evaluate(p, x, pairs, 0, True)["params"]
-
-    def local_terms(self, p, x, pairs=None):
-        out = self._evaluate(p, x, pairs, 2, True)
-        return out["grad"], out["lap"], out["params"]
+        return self.evaluate(p, x, None, 0, False)["sign"]
 
     # single-particle moves: every y_i moves, so the determinant is evaluated afresh
 

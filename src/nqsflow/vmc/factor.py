@@ -112,3 +112,34 @@ class Factor:
     def accept(self, p, x, cache, k: int, xk: np.ndarray, accepted: np.ndarray, data):
         """The cache after the accepted moves of particle k (see module doc)."""
         return cache
+
+
+class OnePassFactor(Factor):
+    """A factor whose every derivative comes out of one evaluation pass.
+
+    A subclass implements ``evaluate(p, x, pairs, order, params)``, returning a
+    dict with ``log_psi`` and, as asked, ``grad`` (order >= 1), ``lap`` (order 2)
+    and ``params`` (the parameter gradient); the interface follows from it, so
+    the fused ``local_terms`` of the optimisation is one pass.
+    """
+
+    def evaluate(self, p, x, pairs, order: int, params: bool) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def log_psi(self, p, x, pairs=None):
+        return self.evaluate(p, x, pairs, 0, False)["log_psi"]
+
+    def log_psi_grad(self, p, x, pairs=None):
+        out = self.evaluate(p, x, pairs, 1, False)
+        return out["log_psi"], out["grad"]
+
+    def grad_lap(self, p, x, pairs=None):
+        out = self.evaluate(p, x, pairs, 2, False)
+        return out["grad"], out["lap"]
+
+    def param_grad(self, p, x, pairs=None):
+        return self.evaluate(p, x, pairs, 0, True)["params"]
+
+    def local_terms(self, p, x, pairs=None):
+        out = self.evaluate(p, x, pairs, 2, True)
+        return out["grad"], out["lap"], out["params"]

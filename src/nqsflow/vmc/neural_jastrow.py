@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nqsflow.vmc.factor import Factor
+from nqsflow.vmc.factor import OnePassFactor
 from nqsflow.vmc.geometry import pair_indices, pair_vectors
 from nqsflow.vmc.jastrow import partners
 from nqsflow.vmc.networks import OutputNet, ScalarNet
@@ -70,7 +70,7 @@ class NeuralJastrowCache:
     g: np.ndarray
 
 
-class NeuralJastrow(Factor):
+class NeuralJastrow(OnePassFactor):
     """ln J = rho([mean_i phi(|x_i|^2/L^2), mean over each spin channel's pairs psi(r_ij^2/L^2)]).
 
     ``hidden``: hidden widths of phi and psi before their ``features`` (K) tanh
@@ -167,7 +167,7 @@ class NeuralJastrow(Factor):
             return diff, r
         return diff[:, self._order], r[:, self._order]
 
-    def _evaluate(self, p, x, pairs, order: int, params: bool):
+    def evaluate(self, p, x, pairs, order: int, params: bool):
         """ln J, and by ``order`` (1: gradient, 2: and Laplacian) and ``params`` the rest."""
         walkers, n, dim = x.shape
         k = self.features
@@ -222,24 +222,6 @@ class NeuralJastrow(Factor):
                 axis=1,
             )
         return out
-
-    def log_psi(self, p, x, pairs=None):
-        return self._evaluate(p, x, pairs, 0, False)["log_psi"]
-
-    def log_psi_grad(self, p, x, pairs=None):
-        out = self._evaluate(p, x, pairs, 1, False)
-        return out["log_psi"], out["grad"]
-
-    def grad_lap(self, p, x, pairs=None):
-        out = self._evaluate(p, x, pairs, 2, False)
-        return out["grad"], out["lap"]
-
-    def param_grad(self, p, x, pairs=None):
-        return self._evaluate(p, x, pairs, 0, True)["params"]
-
-    def local_terms(self, p, x, pairs=None):
-        out = self._evaluate(p, x, pairs, 2, True)
-        return out["grad"], out["lap"], out["params"]
 
     # single-particle moves: one phi and N - 1 psi evaluations per walker
 

@@ -27,6 +27,8 @@ import itertools
 
 import numpy as np
 
+from nqsflow.errors import ConfigError
+
 
 def shell_quanta(dim: int, count: int) -> np.ndarray:
     """Quanta (n_1, ..., n_d) of the ``count`` lowest orbitals, shape (count, dim), in order."""
@@ -132,3 +134,17 @@ def gaussian_envelope(alpha: float, omega: float, x: np.ndarray):
     a = alpha * omega
     lap = np.full(x.shape[0], -a * x.shape[1] * x.shape[2])
     return -0.5 * a * r2, -a * x, lap, -0.5 * omega * r2
+
+
+def check_fermion_trap(system, kind: str) -> None:
+    """Refuse, in one line naming the key, a system the oscillator orbitals cannot fill."""
+    if system.spins is None:
+        raise ConfigError(
+            f"system.spins: the {kind} factor needs fermions; give system.spins: "
+            "[n_up, n_down] (or interaction: coulomb for the closed-shell default)"
+        )
+    if system.elliptic != 1.0:
+        raise ConfigError(
+            f"system.elliptic: the {kind} factor's orbitals are those of an isotropic "
+            f"trap, got elliptic = {system.elliptic}"
+        )

@@ -24,9 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nqsflow.errors import ConfigError
 from nqsflow.vmc.factor import POSITIVE, Factor
-from nqsflow.vmc.orbitals import HermiteOrbitals, gaussian_envelope
+from nqsflow.vmc.orbitals import HermiteOrbitals, check_fermion_trap, gaussian_envelope
 
 
 @dataclass(frozen=True)
@@ -54,16 +53,7 @@ class Slater(Factor):
 
     @classmethod
     def from_spec(cls, system, **options):
-        if system.spins is None:
-            raise ConfigError(
-                "system.spins: the slater factor needs fermions; give system.spins: "
-                "[n_up, n_down] (or interaction: coulomb for the closed-shell default)"
-            )
-        if system.elliptic != 1.0:
-            raise ConfigError(
-                f"system.elliptic: the slater factor's orbitals are those of an isotropic "
-                f"trap, got elliptic = {system.elliptic}"
-            )
+        check_fermion_trap(system, cls.kind)
         return cls(system.spins, system.dim, system.omega, **options)
 
     def __init__(
