@@ -125,6 +125,11 @@ def average(means, variances, weights):
     # Models with weight 0 must not leak inf/NaN into the sums (0 * inf = NaN).
     used = w > 0
     w, means, variances = w[used], means[used], variances[used]
+    if np.all(np.isfinite(means)):
+        mean = w @ means
+        within = w @ variances
+        between = w @ (means - mean) ** 2
+        return mean, within + between, within, between
     local = point_weights(w, means)
     means, variances = np.nan_to_num(means), np.nan_to_num(variances)
     mean = np.sum(local * means, axis=0)
