@@ -145,6 +145,14 @@ def calibration(
     plt.close(fig)
 
 
+def _chart_grid(Z, N, values):
+    """Cell edges along N and Z and a ``(Z, N)`` image of ``values`` (NaN off the points)."""
+    Z, N = np.asarray(Z, dtype=int), np.asarray(N, dtype=int)
+    image = np.full((Z.max() - Z.min() + 1, N.max() - N.min() + 1), np.nan)
+    image[Z - Z.min(), N - N.min()] = values
+    return np.arange(N.min(), N.max() + 2) - 0.5, np.arange(Z.min(), Z.max() + 2) - 0.5, image
+
+
 def chart_residuals(
     Z: np.ndarray,
     N: np.ndarray,
@@ -165,8 +173,7 @@ def chart_residuals(
     held = np.isin(roles, ("test", "target"))
     for ax, name in zip(axes.flat, names, strict=False):
         r = np.asarray(residuals[name])
-        image = ax.scatter(N, Z, c=r, s=3, marker="s", cmap="RdBu_r", vmin=-limit, vmax=limit,
-                           linewidths=0)  # fmt: skip
+        image = ax.pcolormesh(*_chart_grid(Z, N, r), cmap="RdBu_r", vmin=-limit, vmax=limit)
         ax.scatter(N[held], Z[held], s=8, facecolors="none", edgecolors="k", linewidths=0.3)
         ok = np.isfinite(r)
         ax.set_title(f"{name}  rms {np.sqrt(np.mean(r[ok] ** 2)):.2f}", fontsize=8)
@@ -192,9 +199,12 @@ def chart_probability(
     """p(S2n > 0) over the nuclear chart, the nuclei with a measured S2n outlined, and the
     drip line (p = 0.5, ``drip[z]["levels"][0.5]``) with its 0.84-0.16 range."""
     fig, ax = plt.subplots(figsize=(9.0, 5.6))
-    image = ax.scatter(N, Z, c=p, s=5, marker="s", cmap="viridis", vmin=0, vmax=1, linewidths=0)
-    ax.scatter(N[observed], Z[observed], s=5, marker="s", facecolors="none",
-               edgecolors="0.85", linewidths=0.3, label="S2n measured")  # fmt: skip
+    image = ax.pcolormesh(*_chart_grid(Z, N, p), cmap="viridis", vmin=0, vmax=1)
+    # the measured region's outline: the edge of its indicator image
+    edges_n, edges_z, known = _chart_grid(Z, N, np.asarray(observed, dtype=float))
+    ax.contour(0.5 * (edges_n[1:] + edges_n[:-1]), 0.5 * (edges_z[1:] + edges_z[:-1]),
+               np.nan_to_num(known), levels=[0.5], colors="w", linewidths=0.6)  # fmt: skip
+    ax.plot([], [], color="w", lw=0.6, label="S2n measured (edge)")
     zs = sorted(drip)
     if zs:
         def line(level):
@@ -206,7 +216,7 @@ def chart_probability(
         ax.step(line(0.5), zs, where="mid", color="C3", lw=1.2, label="drip line, $p = 0.5$")
     ax.set_xlabel("N")
     ax.set_ylabel("Z")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper left", fontsize=8, facecolor="0.75")
     fig.colorbar(image, ax=ax, label=r"$p(S_{2n} > 0)$")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
