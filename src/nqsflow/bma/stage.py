@@ -146,7 +146,9 @@ def run_bma(
     points = reference.points
     role = points.role
     exact, observed, observed_error = (
-        reference.exact, reference.observed, reference.observed_error
+        reference.exact,
+        reference.observed,
+        reference.observed_error,
     )
     names, evidences, means, variances, loo_means, loo_vars = read_fits(fit_paths, points)
     held = (role == "test") | (role == "target") | (role == "train")
@@ -191,7 +193,10 @@ def run_bma(
             "variance": variances,
         },
         "prediction": {
-            "mean": mean, "variance": variance, "within": within, "between": between,
+            "mean": mean,
+            "variance": variance,
+            "within": within,
+            "between": between,
             "p_positive": probability_positive(means, variances, weights),
         },
         "weightings": alternatives,

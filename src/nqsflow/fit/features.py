@@ -167,8 +167,7 @@ def design_matrix(x, terms: Sequence[str], inputs: Sequence[str] = OMEGA) -> np.
         x = np.asarray(x, dtype=float).reshape(-1, len(inputs))
         space = _namespace(x, inputs)
         columns = [
-            np.broadcast_to(_evaluate(_parse(t), space), (x.shape[0],)).astype(float)
-            for t in terms
+            np.broadcast_to(_evaluate(_parse(t), space), (x.shape[0],)).astype(float) for t in terms
         ]
         return np.column_stack(columns)
     w = np.asarray(x, dtype=float).ravel()
