@@ -74,7 +74,9 @@ def test_whole_study_runs_end_to_end(tmp_path):
     proc = _snakemake(tmp_path)
     elapsed = time.perf_counter() - start
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert elapsed < 120
+    # a bound against a hang: 14 VMC runs took 60-120 s on 2 idle cores, and 150-190 s
+    # (before and after the theory stage alike) while other jobs held a load of 6
+    assert elapsed < 300
 
     study = tmp_path / "results" / "tiny"
     reference = read_artifact(study / "data" / "reference.h5", schema="nqsflow.data/1")
