@@ -34,18 +34,18 @@ EVALUATIONS = ("AME1995", "AME2003", "AME2012")
 values from systematics, marked ``#`` in the AME, and are not used)."""
 MODELS = {
     "DUZU": "Duflo-Zuker mass formula",
-    "FRDM95": "finite-range droplet model (Moeller et al. 1995)",
-    "HFB14": "Skyrme Hartree-Fock-Bogoliubov HFB-14 (Goriely et al. 2007)",
-    "HFB26": "Skyrme Hartree-Fock-Bogoliubov HFB-26 (Goriely et al. 2013)",
-    "KTUY05": "Koura-Tachibana-Uno-Yamada (2005)",
-    "ETFSI12": "extended Thomas-Fermi plus Strutinsky integral (2012)",
-    "SVM13": "Skyrme energy density functional SV-min (2013)",
-    "WS32010": "Weizsaecker-Skyrme WS3 (Wang et al. 2010)",
-    "WS32011": "Weizsaecker-Skyrme WS3 (2011)",
-    "TCSM12": "TCSM (2012)",
-    "TCSM13": "TCSM (2013)",
-    "BR2013": "BR (2013)",
-    "MAJA88": "Masson-Janecke (1988)",
+    "FRDM95": "finite-range droplet model (Moeller et al., ADNDT 59, 185 (1995))",
+    "HFB14": "Skyrme HFB-14 (Goriely et al., Phys. Rev. C 75, 064312 (2007))",
+    "HFB26": "Skyrme HFB-26 (Goriely et al., Phys. Rev. C 88, 061302 (2013))",
+    "KTUY05": "Koura-Tachibana-Uno-Yamada (Prog. Theor. Phys. 113, 305 (2005))",
+    "ETFSI12": "extended Thomas-Fermi plus Strutinsky integral table (2012)",
+    "SVM13": "SVM13 table (2013)",
+    "WS32010": "Weizsaecker-Skyrme WS3 table (2010)",
+    "WS32011": "Weizsaecker-Skyrme WS3 table (2011)",
+    "TCSM12": "TCSM12 table (2012)",
+    "TCSM13": "TCSM13 table (2013)",
+    "BR2013": "BR2013 table (2013)",
+    "MAJA88": "Masson-Jaenecke (ADNDT 39 (1988))",
 }
 """Model tables the package ships (all but ``GK88``, whose file does not hold
 mass excesses in the same convention)."""
