@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -179,3 +181,16 @@ def test_drip_line_levels():
     assert drip[10]["levels"] == {0.84: 22, 0.5: 24, 0.16: 26} and not drip[10]["open"]
     assert drip[12]["levels"][0.5] == 26 and drip[12]["open"]
     assert 14 not in drip
+
+
+def test_mass_study_config_is_checked_before_any_work():
+    from nqsflow.config import check_study, load_study
+
+    config = load_study(Path(__file__).resolve().parents[1] / "config/examples/nuclear-masses.yaml")
+    config["theories"]["FRDM"] = {"kind": "mass_table"}
+    with pytest.raises(ConfigError, match="key 'theories.FRDM': no mass table 'FRDM'"):
+        check_study(config)
+    del config["theories"]["FRDM"]
+    config["data"]["train"] = "AME2020"
+    with pytest.raises(ConfigError, match="key 'data.train': 'AME2020' is not one of"):
+        check_study(config)

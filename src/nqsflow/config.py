@@ -144,6 +144,15 @@ def check_study(config: Mapping[str, Any], source: str = "config") -> None:
     try:
         theory_specs(config)
         if is_mass_study(config):
+            from nqsflow.data.masses import MODELS
+
+            for name, spec in config["theories"].items():
+                table = spec.get("table", name)
+                if spec["kind"] == "mass_table" and table not in MODELS:
+                    raise ConfigError(
+                        f"key 'theories.{name}': no mass table {table!r}; name one of "
+                        f"{list(MODELS)} (key 'table')"
+                    )
             return
         from nqsflow.data.design import resolve_design  # late: nqsflow.data imports this module
 
