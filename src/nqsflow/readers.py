@@ -134,3 +134,44 @@ def read_theory(path: str | os.PathLike) -> Theory:
         raise ArtifactError(path, "/theory/mean and /theory/error need one value per point")
     return Theory(str(path), str(model["name"]), str(model.get("kind", "")), points, mean,
                   error, model)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A fit artifact: one (theory, method) model's corrected prediction ``(n,)`` at the points,
+    its leave-one-out predictions (NaN where there are none) and its log evidence."""
+
+    path: str
+    name: str
+    theory: str
+    points: Points
+    mean: np.ndarray
+    variance: np.ndarray
+    loo_mean: np.ndarray
+    loo_variance: np.ndarray
+    log_evidence: float
+    hyper: Mapping[str, Any]
+
+
+def read_fit(path: str | os.PathLike) -> Fit:
+    """Read and check a ``nqsflow.fit`` artifact."""
+    tree = read_artifact(path, schema="nqsflow.fit")
+    model = tree.get("model", {}).get(ATTRS, {})
+    if "name" not in model:
+        raise ArtifactError(path, "has no /model group with a 'name' attribute")
+    points = read_points(tree, path)
+    missing = np.full(points.name.size, np.nan)
+    loo = tree.get("loo", {})
+    hyper = model.get("hyperparameters", "{}")
+    return Fit(
+        str(path),
+        str(model["name"]),
+        str(model.get("theory", model.get("ansatz", ""))),
+        points,
+        dataset(tree, path, "prediction/mean").astype(float),
+        dataset(tree, path, "prediction/variance").astype(float),
+        np.asarray(loo.get("mean", missing), dtype=float),
+        np.asarray(loo.get("variance", missing), dtype=float),
+        float(model.get("log_evidence", np.nan)),
+        json.loads(hyper) if isinstance(hyper, str) else dict(hyper),
+    )

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from nqsflow.artifacts import ATTRS, provenance, read_artifact, write_artifact
+from nqsflow.artifacts import ATTRS, provenance, write_artifact
 from nqsflow.bma.scores import score, score_mixture
 from nqsflow.bma.stacking import stacking_weights
 from nqsflow.bma.weights import (
@@ -33,7 +33,7 @@ from nqsflow.bma.weights import (
     pointwise_log_densities,
 )
 from nqsflow.errors import ArtifactError, ConfigError
-from nqsflow.readers import dataset, read_points, read_reference
+from nqsflow.readers import read_fit, read_reference
 
 SCHEMA = "nqsflow.bma/1"
 WEIGHTINGS = ("predictive", "evidence", "stacking")
@@ -50,27 +50,18 @@ def read_fits(fit_paths: Sequence[str | os.PathLike], points):
 
     Every fit must hold the reference's ``points`` in the reference's order.
     """
-    names, evidences, means, variances, loo_means, loo_vars = [], [], [], [], [], []
-    n = points.name.size
+    fits = []
     for path in fit_paths:
-        tree = read_artifact(path, schema="nqsflow.fit")
-        if not read_points(tree, path).same_as(points):
+        fit = read_fit(path)
+        if not fit.points.same_as(points):
             raise ArtifactError(path, "its points differ from the reference's; refit it")
-        model = tree.get("model", {}).get(ATTRS, {})
-        if "name" not in model:
-            raise ArtifactError(path, "has no /model group with a 'name' attribute")
-        if model["name"] in names:
-            raise ArtifactError(path, f"model {model['name']!r} is given twice")
-        names.append(str(model["name"]))
-        evidences.append(float(model.get("log_evidence", np.nan)))
-        means.append(dataset(tree, path, "prediction/mean").astype(float))
-        variances.append(dataset(tree, path, "prediction/variance").astype(float))
-        loo = tree.get("loo", {})
-        loo_means.append(np.asarray(loo.get("mean", np.full(n, np.nan)), dtype=float))
-        loo_vars.append(np.asarray(loo.get("variance", np.full(n, np.nan)), dtype=float))
+        if fit.name in [f.name for f in fits]:
+            raise ArtifactError(path, f"model {fit.name!r} is given twice")
+        fits.append(fit)
     return (
-        np.array(names), np.array(evidences), np.array(means), np.array(variances),
-        np.array(loo_means), np.array(loo_vars),
+        np.array([f.name for f in fits]), np.array([f.log_evidence for f in fits]),
+        np.array([f.mean for f in fits]), np.array([f.variance for f in fits]),
+        np.array([f.loo_mean for f in fits]), np.array([f.loo_variance for f in fits]),
     )  # fmt: skip
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from nqsflow import plots
 from nqsflow.artifacts import ATTRS, read_artifact
 from nqsflow.bma.scores import score, score_mixture
-from nqsflow.readers import read_reference, read_theory
+from nqsflow.readers import read_fit, read_reference, read_theory
 from nqsflow.report.dots import _fraction, _table
 
 FILES = ("summary.md", "residuals.png", "bound.png", "weights.png")
@@ -58,13 +58,10 @@ def score_rows(reference, theories, fits, bma) -> list[list[str]]:
     held = np.isin(role, HELD_OUT)
     rows = []
     for name, fit in fits.items():
-        raw = theories[fit["model"][ATTRS]["theory"]].mean
-        pred = fit["prediction"]
-        s = score(obs[held], pred["mean"][held], pred["variance"][held])
+        raw = theories[fit.theory].mean
+        s = score(obs[held], fit.mean[held], fit.variance[held])
         rms = [
-            _rms((obs - m)[role == r])
-            for r in ("train", "test", "target")
-            for m in (raw, pred["mean"])
+            _rms((obs - m)[role == r]) for r in ("train", "test", "target") for m in (raw, fit.mean)
         ]
         rows.append([name, *(f"{v:.3f}" for v in rms), _fraction(s.coverage68, held.sum()),
                      _fraction(s.coverage95, held.sum())])  # fmt: skip
@@ -93,10 +90,7 @@ def write_report(config, reference_path, bma_path, fit_paths, theory_paths, stag
     reference = read_reference(reference_path)
     bma = read_artifact(bma_path, schema="nqsflow.bma")
     theories = {t.name: t for t in map(read_theory, theory_paths)}
-    fits = {}
-    for path in fit_paths:
-        tree = read_artifact(path, schema="nqsflow.fit")
-        fits[str(tree["model"][ATTRS]["name"])] = tree
+    fits = {f.name: f for f in map(read_fit, fit_paths)}
     Z = reference.points.x[:, 0].astype(int)
     N = reference.points.x[:, 1].astype(int)
     role, obs = reference.points.role, reference.observed
@@ -157,11 +151,7 @@ def summary_markdown(config, reference, theories, fits, bma, drip) -> str:
     N = reference.points.x[:, 1].astype(int)
     fit_notes = []
     for name, fit in fits.items():
-        h = fit["model"][ATTRS].get("hyperparameters", {})
-        if isinstance(h, str):
-            import json
-
-            h = json.loads(h)
+        h = fit.hyper
         if "length_scale" in h:
             fit_notes.append(
                 f"`{name}`: amplitude {h['amplitude']:.2f} MeV, length scales (Z, N) "
