@@ -1,10 +1,14 @@
-# Quickstart: `make run` (default study) and `make test` (the test suite).
+# Quickstart: `make run` (default study), `make run STUDY=nuclear-masses` (a study of
+# config/examples/), and `make test` (the test suite).
 # Both create .venv and install nqsflow with its dependencies on first use.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(abspath $(VENV))/bin
 STAMP  := $(VENV)/.installed
 CORES  ?= all
+STUDY  ?=
+# STUDY=name runs config/examples/name.yaml instead of config/config.yaml
+STUDY_ARGS := $(if $(STUDY),--configfile config/examples/$(STUDY).yaml)
 # the rules call `python` and `mpiexec`: take both from the venv
 export PATH := $(BIN):$(PATH)
 
@@ -19,10 +23,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES)
+	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES) $(STUDY_ARGS)
 
 dry-run: $(STAMP)
-	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES) -n
+	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES) $(STUDY_ARGS) -n
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

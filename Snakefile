@@ -1,4 +1,4 @@
-# nqsflow: generate -> vmc -> fit -> bma -> report, every stage an HDF5 artifact.
+# nqsflow: generate -> [vmc] -> theory -> fit -> bma -> report, every stage an HDF5 artifact.
 import sys
 
 from nqsflow import workflow as wf
@@ -21,15 +21,15 @@ STUDY = wf.study_dir(config)
 # the rules run this Python and its mpiexec, whatever PATH the job inherits
 PYTHON = sys.executable
 MPIEXEC = wf.mpiexec_beside(PYTHON)
-POINTS = [p.name for p in study_points(config)]
-ANSATZE = list(config["vmc"]["ansatze"])
+ANSATZE = wf.ansatze(config)
+THEORIES = wf.theory_names(config)
 METHODS = list(config["fit"]["methods"])
 
 
 wildcard_constraints:
-    ansatz=wf.wildcard_pattern(ANSATZE),
-    point=wf.wildcard_pattern(POINTS),
+    theory=wf.wildcard_pattern(THEORIES),
     method=wf.wildcard_pattern(METHODS),
+    part=wf.wildcard_pattern(wf.slice_names(config)),
 
 
 rule all:
@@ -38,7 +38,14 @@ rule all:
 
 
 include: "workflow/rules/generate.smk"
-include: "workflow/rules/vmc.smk"
+
+
+if ANSATZE:
+
+    include: "workflow/rules/vmc.smk"
+
+
+include: "workflow/rules/theory.smk"
 include: "workflow/rules/fit.smk"
 include: "workflow/rules/bma.smk"
 include: "workflow/rules/report.smk"

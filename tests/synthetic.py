@@ -42,3 +42,10 @@ def bma_study():
     study["bma"] = {"weights": "predictive"}
     study["fit"]["methods"] = {"gp": {"kind": "gp"}, "ridge": {"kind": "ridge", "degree": 2}}
     return study
+
+
+def gather(config, reference, ansatz, vmc_paths, folder):
+    """The theory artifact of one ansatz, gathered from its VMC artifacts by the theory stage."""
+    from nqsflow.theory import run_theory
+
+    return run_theory(config, ansatz, reference, Path(folder) / f"{ansatz}.theory.h5", vmc_paths)

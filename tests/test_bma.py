@@ -226,7 +226,8 @@ def test_fit_then_bma_through_the_cli(config, tmp_path):
         vmc = write_vmc(config, tmp_path / "vmc", ansatz, offset)
         for method in config["fit"]["methods"]:
             out = tmp_path / "fit" / ansatz / f"{method}.h5"
-            fits.append(run_fit(config, ansatz, method, ref, vmc, out))
+            theory = synthetic.gather(config, ref, ansatz, vmc, tmp_path)
+            fits.append(run_fit(config, ansatz, method, ref, theory, out))
     out = tmp_path / "bma.h5"
     argv = [str(CONFIG), "--reference", str(ref), "--fits", *map(str, fits), "--out", str(out)]
     with warnings.catch_warnings():

@@ -191,6 +191,7 @@ def test_pointwise_densities_sum_to_the_predictive_likelihood():
 def test_loo_densities_join_the_test_points(config, tmp_path):
     from nqsflow.fit import run_fit
 
+    from .synthetic import gather
     from .test_bma import write_vmc
 
     ref = write_reference(config, tmp_path / "reference.h5", noise=5e-4)
@@ -199,7 +200,8 @@ def test_loo_densities_join_the_test_points(config, tmp_path):
         vmc = write_vmc(config, tmp_path / "vmc", ansatz, offset)
         for method in ("gp", "ridge"):
             out = tmp_path / "fit" / ansatz / f"{method}.h5"
-            fits.append(run_fit(config, ansatz, method, ref, vmc, out))
+            theory = gather(config, ref, ansatz, vmc, tmp_path)
+            fits.append(run_fit(config, ansatz, method, ref, theory, out))
     tree = read_artifact(fits[0])
     train = tree["points"]["role"] == "train"
     assert np.all(np.isfinite(tree["loo"]["mean"][train]))

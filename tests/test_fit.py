@@ -25,7 +25,7 @@ from nqsflow.fit import (
 )
 from nqsflow.fit.__main__ import main as fit_main
 
-from .synthetic import exact_energy, write_reference
+from .synthetic import exact_energy, gather, write_reference
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config" / "config.yaml"
@@ -176,7 +176,10 @@ def test_unknown_method_is_a_config_error():
 def test_run_fit_writes_layout_and_provenance(config, tmp_path, method):
     ref = write_reference(config, tmp_path / "reference.h5")
     vmc = write_vmc(config, tmp_path, "gauss-pade")
-    out = run_fit(config, "gauss-pade", method, ref, vmc, tmp_path / f"fit/gauss-pade/{method}.h5")
+    theory = gather(config, ref, "gauss-pade", vmc, tmp_path)
+    out = run_fit(
+        config, "gauss-pade", method, ref, theory, tmp_path / f"fit/gauss-pade/{method}.h5"
+    )
     tree = read_artifact(out, schema="nqsflow.fit/1")
     reference = read_artifact(ref)
     for key in ("name", "omega", "role"):
@@ -214,9 +217,10 @@ def test_run_fit_writes_layout_and_provenance(config, tmp_path, method):
     attrs = tree["@attrs"]
     assert attrs["schema"] == "nqsflow.fit/1"
     cfg = json.loads(attrs["config"])
-    assert cfg["method_config"]["kind"] == method and cfg["design"] == config["design"]
+    assert cfg["method_config"]["kind"] == method and cfg["theory"] == "gauss-pade"
+    assert cfg["fit"] == {"methods": {method: config["fit"]["methods"][method]}}
     inputs = inputs_of(tree)
-    assert [i["path"] for i in inputs] == [str(p) for p in [ref, *vmc]]
+    assert [i["path"] for i in inputs] == [str(p) for p in [ref, theory]]
     assert all(i["sha256"] == sha256(i["path"]) for i in inputs)
 
 
@@ -224,16 +228,16 @@ def test_missing_vmc_point_is_named(config, tmp_path):
     ref = write_reference(config, tmp_path / "reference.h5")
     vmc = write_vmc(config, tmp_path, "rbm", skip=("omega0.5",))
     with pytest.raises(ArtifactError, match="omega0.5") as info:
-        run_fit(config, "rbm", "ridge", ref, vmc, tmp_path / "out.h5")
+        gather(config, ref, "rbm", vmc, tmp_path)
     assert info.value.path == str(ref)
-    assert not (tmp_path / "out.h5").exists()
+    assert not (tmp_path / "rbm.theory.h5").exists()
 
 
 def test_vmc_off_the_design_is_refused(config, tmp_path):
     ref = write_reference(config, tmp_path / "reference.h5")
     vmc = write_vmc(config, tmp_path, "rbm", extra_omega=0.123)
     with pytest.raises(ArtifactError, match="omega=0.123 is not a point") as info:
-        run_fit(config, "rbm", "ridge", ref, vmc, tmp_path / "out.h5")
+        gather(config, ref, "rbm", vmc, tmp_path)
     assert info.value.path.endswith(".h5") and info.value.path != str(ref)
 
 
@@ -241,7 +245,10 @@ def test_vmc_of_another_ansatz_is_refused(config, tmp_path):
     ref = write_reference(config, tmp_path / "reference.h5")
     vmc = write_vmc(config, tmp_path, "rbm")
     with pytest.raises(ArtifactError, match="not of 'gauss-pade'"):
-        run_fit(config, "gauss-pade", "ridge", ref, vmc, tmp_path / "out.h5")
+        gather(config, ref, "gauss-pade", vmc, tmp_path)
+    theory = gather(config, ref, "rbm", vmc, tmp_path)
+    with pytest.raises(ArtifactError, match="holds theory 'rbm', not 'gauss-pade'"):
+        run_fit(config, "gauss-pade", "ridge", ref, theory, tmp_path / "out.h5")
 
 
 def test_unknown_method_name_is_a_config_error(config, tmp_path):
@@ -252,16 +259,17 @@ def test_unknown_method_name_is_a_config_error(config, tmp_path):
 def test_cli_writes_artifact(config, tmp_path):
     ref = write_reference(config, tmp_path / "reference.h5")
     vmc = write_vmc(config, tmp_path, "rbm-pade")
+    theory = gather(config, ref, "rbm-pade", vmc, tmp_path)
     out = tmp_path / "fit.h5"
-    argv = [str(CONFIG), "--ansatz", "rbm-pade", "--method", "blr", "--reference", str(ref)]
-    assert fit_main([*argv, "--vmc", *map(str, vmc), "--out", str(out)]) == 0
+    argv = [str(CONFIG), "--theory", "rbm-pade", "--method", "blr", "--reference", str(ref)]
+    assert fit_main([*argv, "--theory-file", str(theory), "--out", str(out)]) == 0
     assert read_artifact(out, schema="nqsflow.fit")["model"]["@attrs"]["name"] == "rbm-pade/blr"
 
 
 def test_cli_user_error_exits_2_with_one_line(tmp_path):
     missing = tmp_path / "nope.h5"
-    cmd = [sys.executable, "-m", "nqsflow.fit", str(CONFIG), "--ansatz", "rbm", "--method"]
-    cmd += ["gp", "--reference", str(missing), "--vmc", str(missing), "--out", "x.h5"]
+    cmd = [sys.executable, "-m", "nqsflow.fit", str(CONFIG), "--theory", "rbm", "--method"]
+    cmd += ["gp", "--reference", str(missing), "--theory-file", str(missing), "--out", "x.h5"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, check=False)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()

@@ -262,3 +262,22 @@ def test_leave_one_out_of_ols_is_the_press_residual():
     # Too few points left for the method: NaN, not an error.
     mean, _ = leave_one_out({"kind": "ols", "features": TERMS}, X_TRAIN[:3], y[:3], np.ones(3))
     assert np.all(np.isnan(mean))
+
+
+# ------------------------------------------------------------------- registry
+
+
+def test_study_schema_follows_the_method_and_kernel_registries(study_config):
+    from nqsflow.config import _schemas, check_study
+    from nqsflow.fit.models import METHODS
+
+    branches = _schemas()["study"]["$defs"]["fit_method"]["oneOf"]
+    assert [b["properties"]["kind"]["const"] for b in branches] == list(METHODS)
+    gp = next(b for b in branches if b["properties"]["kind"]["const"] == "gp")
+    assert gp["properties"]["kernel"]["enum"] == list(KERNELS)
+    study_config["fit"]["methods"]["gp"]["kernel"] = "periodic"
+    with pytest.raises(ConfigError, match="key 'fit.methods.gp.kernel': 'periodic' is not one of"):
+        check_study(study_config)
+    study_config["fit"]["methods"]["gp"] = {"kind": "spline"}
+    with pytest.raises(ConfigError, match="key 'fit.methods.gp.kind': 'spline' is not one of"):
+        check_study(study_config)

@@ -51,7 +51,7 @@ def _snakemake(workdir: Path, *args: str, config: dict | None = None):
 def test_dry_run_lists_every_stage(tmp_path):
     proc = _snakemake(tmp_path, "-n")
     assert proc.returncode == 0, proc.stderr
-    for rule in ("generate", "vmc", "fit", "bma", "report"):
+    for rule in ("generate", "vmc", "theory", "fit", "bma", "report"):
         assert f"rule {rule}:" in proc.stdout, rule
 
 
@@ -74,7 +74,9 @@ def test_whole_study_runs_end_to_end(tmp_path):
     proc = _snakemake(tmp_path)
     elapsed = time.perf_counter() - start
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert elapsed < 120
+    # a bound against a hang, not a benchmark: with other jobs holding a load of 6 on
+    # 2 cores this study took 152 s before the theory stage existed and 190 s after
+    assert elapsed < 300
 
     study = tmp_path / "results" / "tiny"
     reference = read_artifact(study / "data" / "reference.h5", schema="nqsflow.data/1")
@@ -87,9 +89,11 @@ def test_whole_study_runs_end_to_end(tmp_path):
     assert vmc["optimization"]["energy"].shape == (40,)
 
     fit = read_artifact(study / "fit" / "rbm" / "gp.h5", schema="nqsflow.fit/1")
+    theory = read_artifact(study / "theory" / "rbm.h5", schema="nqsflow.theory/1")
     recorded = {i["path"]: i["sha256"] for i in inputs_of(fit)}
-    assert len(recorded) == 1 + 7
-    for path, digest in recorded.items():
+    gathered = {i["path"]: i["sha256"] for i in inputs_of(theory)}
+    assert len(recorded) == 2 and len(gathered) == 1 + 7
+    for path, digest in {**recorded, **gathered}.items():
         assert sha256(tmp_path / path if not Path(path).is_absolute() else path) == digest
 
     bma = read_artifact(study / "bma" / "summary.h5", schema="nqsflow.bma/1")
@@ -101,10 +105,10 @@ def test_whole_study_runs_end_to_end(tmp_path):
     assert np.all(np.abs(pred["mean"] - exact) < 0.02)
 
     report = study / "report"
-    from nqsflow.workflow import REPORT_FILES
+    from nqsflow.report import report_files
 
-    assert "calibration.png" in REPORT_FILES
-    for name in REPORT_FILES:
+    assert "calibration.png" in report_files(TINY)
+    for name in report_files(TINY):
         assert (report / name).stat().st_size > 0, name
     assert "| BMA |" in (report / "summary.md").read_text()
 

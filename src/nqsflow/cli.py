@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 from nqsflow.errors import NqsflowError
 
-STAGES = ("data", "vmc", "fit", "bma", "report")
+STAGES = ("data", "vmc", "theory", "fit", "bma", "report")
 
 
 def run_cli(main: Callable[[Sequence[str] | None], int | None], argv=None) -> int:

@@ -35,6 +35,17 @@ def _schemas() -> dict[str, dict]:
         for name in ("study", "runspec")
     }
     schemas["runspec"]["$defs"]["factor"] = _factor_schema()
+    # kinds declare their own keys, so the schema and the code cannot disagree
+    from nqsflow.fit.models import method_schema
+    from nqsflow.theory.kinds import theory_schema
+
+    schemas["study"]["$defs"]["fit_method"] = method_schema()
+    schemas["study"]["$defs"]["theory"] = theory_schema()
+    schemas["study_slice"] = {**schemas["study"], "required": [], "allOf": []}
+    schemas["study_slice"]["properties"] = {
+        **schemas["study"]["properties"],
+        "theory": {"type": "object", "description": "one theory of a study, by name"},
+    }
     return schemas
 
 
@@ -80,7 +91,7 @@ def _matching_branch(errors: list) -> list:
 
 
 def validate(document: Mapping[str, Any], kind: str, source: str = "config") -> None:
-    """Check ``document`` against the ``study`` or ``runspec`` schema.
+    """Check ``document`` against the ``study``, ``study_slice`` or ``runspec`` schema.
 
     Raises :class:`ConfigError` for the first (most specific) violation.
     """
@@ -128,12 +139,45 @@ def load_study(path: str | os.PathLike) -> dict[str, Any]:
 def check_study(config: Mapping[str, Any], source: str = "config") -> None:
     """Validate a study config: schema first, then rules a schema cannot say."""
     validate(config, "study", source)
-    from nqsflow.data.design import resolve_design  # late: nqsflow.data imports this module
+    from nqsflow.theory.kinds import theory_specs
 
     try:
+        theory_specs(config)
+        if is_mass_study(config):
+            from nqsflow.data.masses import MODELS
+
+            for name, spec in config["theories"].items():
+                table = spec.get("table", name)
+                if spec["kind"] == "mass_table" and table not in MODELS:
+                    raise ConfigError(
+                        f"key 'theories.{name}': no mass table {table!r}; name one of "
+                        f"{list(MODELS)} (key 'table')"
+                    )
+            return
+        from nqsflow.data.design import resolve_design  # late: nqsflow.data imports this module
+
         resolve_design(config)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+
+
+def is_mass_study(config: Mapping[str, Any]) -> bool:
+    """Whether the study observes nuclear masses (``data.source: masses``)."""
+    return config.get("data", {}).get("source") == "masses"
+
+
+def load_slice(path: str | os.PathLike) -> dict[str, Any]:
+    """Load a stage's slice of a study config (:mod:`nqsflow.workflow`), or a whole study.
+
+    A slice holds only the sections its stage reads; they are checked against
+    the study schema, required sections aside.
+    """
+    config = load_yaml(path)
+    if {"study", "seed", "fit", "bma"} <= config.keys():
+        check_study(config, source=str(path))
+    else:
+        validate(config, "study_slice", str(path))
+    return config
 
 
 def load_runspec(path: str | os.PathLike) -> dict[str, Any]:

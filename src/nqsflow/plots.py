@@ -143,3 +143,81 @@ def calibration(
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def _chart_grid(Z, N, values):
+    """Cell edges along N and Z and a ``(Z, N)`` image of ``values`` (NaN off the points)."""
+    Z, N = np.asarray(Z, dtype=int), np.asarray(N, dtype=int)
+    image = np.full((Z.max() - Z.min() + 1, N.max() - N.min() + 1), np.nan)
+    image[Z - Z.min(), N - N.min()] = values
+    return np.arange(N.min(), N.max() + 2) - 0.5, np.arange(Z.min(), Z.max() + 2) - 0.5, image
+
+
+def chart_residuals(
+    Z: np.ndarray,
+    N: np.ndarray,
+    residuals: Mapping[str, np.ndarray],
+    roles: np.ndarray,
+    path: str | os.PathLike,
+    limit: float = 3.0,
+) -> None:
+    """One nuclear chart (N across, Z up) per model, coloured by its residual (MeV).
+
+    Colours saturate at ``limit``; held-out nuclei (roles test and target) are ringed.
+    """
+    names = list(residuals)
+    cols = min(4, len(names))
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 2.7 * rows), squeeze=False,
+                             sharex=True, sharey=True)  # fmt: skip
+    held = np.isin(roles, ("test", "target"))
+    for ax, name in zip(axes.flat, names, strict=False):
+        r = np.asarray(residuals[name])
+        image = ax.pcolormesh(*_chart_grid(Z, N, r), cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.scatter(N[held], Z[held], s=8, facecolors="none", edgecolors="k", linewidths=0.3)
+        ok = np.isfinite(r)
+        ax.set_title(f"{name}  rms {np.sqrt(np.mean(r[ok] ** 2)):.2f}", fontsize=8)
+    for ax in axes.flat[len(names):]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("N")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("Z")
+    fig.colorbar(image, ax=axes, shrink=0.8, label=r"$S_{2n}^{\rm exp} - S_{2n}$ (MeV)")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def chart_probability(
+    Z: np.ndarray,
+    N: np.ndarray,
+    p: np.ndarray,
+    observed: np.ndarray,
+    drip: Mapping[int, Mapping],
+    path: str | os.PathLike,
+) -> None:
+    """p(S2n > 0) over the nuclear chart, the nuclei with a measured S2n outlined, and the
+    drip line (p = 0.5, ``drip[z]["levels"][0.5]``) with its 0.84-0.16 range."""
+    fig, ax = plt.subplots(figsize=(9.0, 5.6))
+    image = ax.pcolormesh(*_chart_grid(Z, N, p), cmap="viridis", vmin=0, vmax=1)
+    # the measured region's outline: the edge of its indicator image
+    edges_n, edges_z, known = _chart_grid(Z, N, np.asarray(observed, dtype=float))
+    ax.contour(0.5 * (edges_n[1:] + edges_n[:-1]), 0.5 * (edges_z[1:] + edges_z[:-1]),
+               np.nan_to_num(known), levels=[0.5], colors="w", linewidths=0.6)  # fmt: skip
+    ax.plot([], [], color="w", lw=0.6, label="S2n measured (edge)")
+    zs = sorted(drip)
+    if zs:
+        def line(level):
+            return np.array([np.nan if drip[z]["levels"][level] is None
+                             else drip[z]["levels"][level] for z in zs], dtype=float)  # fmt: skip
+
+        ax.fill_betweenx(zs, line(0.84), line(0.16), step="mid", color="C3", alpha=0.3,
+                         label=r"$p$ from 0.84 to 0.16")  # fmt: skip
+        ax.step(line(0.5), zs, where="mid", color="C3", lw=1.2, label="drip line, $p = 0.5$")
+    ax.set_xlabel("N")
+    ax.set_ylabel("Z")
+    ax.legend(loc="upper left", fontsize=8, facecolor="0.75")
+    fig.colorbar(image, ax=ax, label=r"$p(S_{2n} > 0)$")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

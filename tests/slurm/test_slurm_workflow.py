@@ -39,7 +39,7 @@ PARTITION = os.environ.get("SLURM_PARTITION", "debug")  # the one up.sh makes
 TASKS = 2
 
 # Five points (three train, one test, one target), one ansatz, two fit methods:
-# 10 SLURM jobs (generate, 5 vmc on 2 ranks each, 2 fit, bma, report).
+# 11 SLURM jobs (generate, 5 vmc on 2 ranks each, theory, 2 fit, bma, report).
 STUDY = {
     "study": "slurm-tiny",
     "seed": 5,
@@ -59,7 +59,7 @@ STUDY = {
     "bma": {"weights": "predictive"},
 }
 POINTS = ["omega0.5", "omega0.6", "omega0.8", "omega0.9", "omega1"]
-REMOTE_RULES = {"generate": 1, "vmc": len(POINTS), "fit": 2, "bma": 1, "report": 1}
+REMOTE_RULES = {"generate": 1, "vmc": len(POINTS), "theory": 1, "fit": 2, "bma": 1, "report": 1}
 
 # "Job 8 has been submitted with SLURM jobid 2 (log: .../rule_vmc/gauss-pade_omega0.6/2.log)."
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: (\S+)\)")

@@ -1,7 +1,7 @@
 rule bma:
     input:
         reference=wf.reference_path(config),
-        config=f"{STUDY}/config.yaml",
+        config=wf.slice_path(config, "bma"),
         fits=wf.fit_paths(config),
     output:
         wf.bma_path(config),

@@ -1,13 +1,13 @@
 rule fit:
     input:
         reference=wf.reference_path(config),
-        config=f"{STUDY}/config.yaml",
-        vmc=lambda wc: wf.vmc_paths(config, wc.ansatz),
+        config=f"{STUDY}/config/fit/{{method}}.yaml",
+        theory=wf.theory_path(config, "{theory}"),
     output:
-        wf.fit_path(config, "{ansatz}", "{method}"),
+        wf.fit_path(config, "{theory}", "{method}"),
     log:
-        f"logs/{config['study']}/fit/{{ansatz}}/{{method}}.log",
+        f"logs/{config['study']}/fit/{{theory}}/{{method}}.log",
     shell:
-        f"{PYTHON} -m nqsflow.fit {{input.config}} --ansatz {{wildcards.ansatz}}"
+        f"{PYTHON} -m nqsflow.fit {{input.config}} --theory {{wildcards.theory}}"
         f" --method {{wildcards.method}} --reference {{input.reference}}"
-        f" --vmc {{input.vmc}} --out {{output}} 2> {{log}}"
+        f" --theory-file {{input.theory}} --out {{output}} 2> {{log}}"

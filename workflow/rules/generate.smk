@@ -1,20 +1,21 @@
 localrules:
-    study_config,
+    stage_config,
 
 
-rule study_config:
-    # The resolved study config as a file; params make Snakemake rerun it on change.
+rule stage_config:
+    # One stage's slice of the study config; params make Snakemake rewrite it (and
+    # rerun the jobs reading it) only when that slice changes.
     output:
-        f"{STUDY}/config.yaml",
+        f"{STUDY}/config/{{part}}.yaml",
     params:
-        study=config,
+        part=lambda wc: wf.stage_slice(config, wc.part),
     run:
-        wf.write_yaml(output[0], params.study)
+        wf.write_yaml(output[0], params.part)
 
 
 rule generate:
     input:
-        f"{STUDY}/config.yaml",
+        wf.slice_path(config, "generate"),
     output:
         wf.reference_path(config),
     log:

@@ -1,3 +1,8 @@
+wildcard_constraints:
+    ansatz=wf.wildcard_pattern(ANSATZE),
+    point=wf.wildcard_pattern([p.name for p in study_points(config)]),
+
+
 localrules:
     runspec,
 

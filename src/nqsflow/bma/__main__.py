@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from nqsflow.bma.stage import run_bma
 from nqsflow.cli import run_cli
-from nqsflow.config import load_study
+from nqsflow.config import load_slice
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -18,12 +18,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Bayesian model averaging of fitted models: weights from the "
         "test points, scores on the target points.",
     )
-    parser.add_argument("config", help="study config (YAML)")
+    parser.add_argument("config", help="study config or its bma slice (YAML)")
     parser.add_argument("--reference", required=True, help="reference artifact (nqsflow.data)")
     parser.add_argument("--fits", required=True, nargs="+", help="fit artifacts (nqsflow.fit)")
     parser.add_argument("--out", required=True, help="output artifact (nqsflow.bma)")
     args = parser.parse_args(argv)
-    config = load_study(args.config)
+    config = load_slice(args.config)
     run_bma(config, args.reference, args.fits, args.out)
     return 0
 

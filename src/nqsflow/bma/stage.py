@@ -4,8 +4,12 @@ Weights (``bma.weights``) are ``predictive`` (the likelihood of the test
 observations), ``evidence`` (the log evidence of each fit, every model must
 have one) or ``stacking`` (Yao et al. 2018, on the test observations).  The
 averaged prediction (mean; variance = within + between models) and every single
-model are scored on the target points against the exact energies, the average
-as the mixture it is (:mod:`nqsflow.bma.scores`).
+model are scored on the target points against the exact values, the average
+as the mixture it is (:mod:`nqsflow.bma.scores`).  ``/weightings/<name>`` holds
+the weights every applicable weighting gives, for comparison; ``/prediction/
+p_positive`` the mixture's probability that the value is above zero (for a
+separation energy: that the nucleus is bound).  Where a model has no prediction
+(NaN) the others share its weight at that point.
 """
 
 from __future__ import annotations
@@ -18,52 +22,46 @@ from typing import Any
 
 import numpy as np
 
-from nqsflow.artifacts import ATTRS, provenance, read_artifact, write_artifact
+from nqsflow.artifacts import ATTRS, provenance, write_artifact
 from nqsflow.bma.scores import score, score_mixture
 from nqsflow.bma.stacking import stacking_weights
 from nqsflow.bma.weights import (
     average,
     bma_weights,
     evidence_weights,
+    point_weights,
     pointwise_log_densities,
 )
 from nqsflow.errors import ArtifactError, ConfigError
-from nqsflow.fit.stage import dataset, reference_points
+from nqsflow.readers import read_fit, read_reference
 
 SCHEMA = "nqsflow.bma/1"
 WEIGHTINGS = ("predictive", "evidence", "stacking")
 
 
-def read_fits(fit_paths: Sequence[str | os.PathLike], name, omega):
+def stage_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The slice of a study config the BMA stage depends on."""
+    return {"study": config["study"], "seed": config["seed"], "bma": dict(config.get("bma", {}))}
+
+
+def read_fits(fit_paths: Sequence[str | os.PathLike], points):
     """Model names ``(M,)``, log evidences ``(M,)``; means, variances, LOO means and LOO
     variances ``(M, n)`` (NaN where a fit has no LOO prediction).
 
-    Every fit must hold the reference's points in the reference's order.
+    Every fit must hold the reference's ``points`` in the reference's order.
     """
-    names, evidences, means, variances, loo_means, loo_vars = [], [], [], [], [], []
+    fits = []
     for path in fit_paths:
-        tree = read_artifact(path, schema="nqsflow.fit")
-        f_name = dataset(tree, path, "points/name").astype(str)
-        f_omega = dataset(tree, path, "points/omega").astype(float)
-        if f_name.shape != name.shape or not (
-            np.all(f_name == name) and np.allclose(f_omega, omega, rtol=1e-12, atol=0.0)
-        ):
+        fit = read_fit(path)
+        if not fit.points.same_as(points):
             raise ArtifactError(path, "its points differ from the reference's; refit it")
-        model = tree.get("model", {}).get(ATTRS, {})
-        if "name" not in model:
-            raise ArtifactError(path, "has no /model group with a 'name' attribute")
-        if model["name"] in names:
-            raise ArtifactError(path, f"model {model['name']!r} is given twice")
-        names.append(str(model["name"]))
-        evidences.append(float(model.get("log_evidence", np.nan)))
-        means.append(dataset(tree, path, "prediction/mean").astype(float))
-        variances.append(dataset(tree, path, "prediction/variance").astype(float))
-        loo = tree.get("loo", {})
-        loo_means.append(np.asarray(loo.get("mean", np.full(omega.size, np.nan)), dtype=float))
-        loo_vars.append(np.asarray(loo.get("variance", np.full(omega.size, np.nan)), dtype=float))
+        if fit.name in [f.name for f in fits]:
+            raise ArtifactError(path, f"model {fit.name!r} is given twice")
+        fits.append(fit)
     return (
-        np.array(names), np.array(evidences), np.array(means), np.array(variances),
-        np.array(loo_means), np.array(loo_vars),
+        np.array([f.name for f in fits]), np.array([f.log_evidence for f in fits]),
+        np.array([f.mean for f in fits]), np.array([f.variance for f in fits]),
+        np.array([f.loo_mean for f in fits]), np.array([f.loo_variance for f in fits]),
     )  # fmt: skip
 
 
@@ -94,6 +92,18 @@ def held_out_log_densities(role, observed, observed_error, means, variances, loo
     return np.concatenate(parts, axis=1)
 
 
+def probability_positive(means, variances, weights) -> np.ndarray:
+    """``P(y > 0)`` ``(n,)`` under the mixture of the models (weights renormalised where a
+    model has no prediction; NaN where none has)."""
+    from scipy.stats import norm
+
+    local = point_weights(weights, means)
+    std = np.sqrt(np.maximum(np.nan_to_num(variances), 1e-300))
+    p = np.sum(local * norm.cdf(np.nan_to_num(means) / std), axis=0)
+    p[~np.any(local > 0, axis=0)] = np.nan
+    return p
+
+
 def model_weights(weighting: str, names, log_evidences, held_out) -> np.ndarray:
     """Weights ``(M,)`` from log evidences ``(M,)`` or held-out log densities ``(M, k)``."""
     if weighting == "evidence":
@@ -115,20 +125,26 @@ def run_bma(
 ) -> Path:
     """Average the models of ``fit_paths``; write weights, prediction and scores to ``out_path``.
 
-    ``config`` is a validated study config.  Returns the written path.
+    ``config`` is a validated study config or its BMA slice.  Returns the written path.
     """
-    bma_config = {"weights": "predictive", "loo": False, **config.get("bma", {})}
+    part = stage_config(config)
+    bma_config = {"weights": "predictive", "loo": False, **part["bma"]}
     if bma_config["weights"] not in WEIGHTINGS:
         raise ConfigError(f"bma.weights {bma_config['weights']!r} is unknown; use {WEIGHTINGS}")
     if not fit_paths:
         raise ConfigError("bma needs at least one fit artifact")
-    reference = read_artifact(reference_path, schema="nqsflow.data")
-    name, omega, role = reference_points(config, reference_path, reference)
-    exact = dataset(reference, reference_path, "exact/energy").astype(float)
-    observed = dataset(reference, reference_path, "observations/energy").astype(float)
-    observed_error = dataset(reference, reference_path, "observations/energy_error")
-    observed_error = observed_error.astype(float)
-    names, evidences, means, variances, loo_means, loo_vars = read_fits(fit_paths, name, omega)
+    reference = read_reference(reference_path)
+    points = reference.points
+    role = points.role
+    exact, observed, observed_error = (
+        reference.exact,
+        reference.observed,
+        reference.observed_error,
+    )
+    names, evidences, means, variances, loo_means, loo_vars = read_fits(fit_paths, points)
+    held = (role == "test") | (role == "target") | (role == "train")
+    if np.any(~np.isfinite(means[:, held])):
+        raise ArtifactError(reference_path, "a model has no prediction at an observed point")
 
     test, target = role == "test", role == "target"
     loo = (loo_means, loo_vars) if bma_config["loo"] else None
@@ -138,6 +154,11 @@ def run_bma(
     loo_lik = np.sum(held_out[:, n_test:], axis=1) if loo is not None else np.nan + 0 * log_lik
     weights = model_weights(bma_config["weights"], names, evidences, held_out)
     mean, variance, within, between = average(means, variances, weights)
+    alternatives = {
+        w: model_weights(w, names, evidences, held_out)
+        for w in WEIGHTINGS
+        if w != "evidence" or np.all(np.isfinite(evidences))
+    }
 
     scored = [
         score(exact[target], m[target], v[target], observed_error[target])
@@ -149,7 +170,7 @@ def run_bma(
         )
     )
     tree = {
-        "points": {"name": name, "omega": omega, "role": role},
+        "points": points.tree(),
         "exact": {"energy": exact},
         "observations": {"energy": observed, "energy_error": observed_error},
         "models": {
@@ -162,7 +183,14 @@ def run_bma(
             "mean": means,
             "variance": variances,
         },
-        "prediction": {"mean": mean, "variance": variance, "within": within, "between": between},
+        "prediction": {
+            "mean": mean,
+            "variance": variance,
+            "within": within,
+            "between": between,
+            "p_positive": probability_positive(means, variances, weights),
+        },
+        "weightings": alternatives,
         "scores": {
             ATTRS: {"points": "target"},
             "name": np.array([*names, "BMA"]),
@@ -174,8 +202,8 @@ def run_bma(
     }
     attrs = provenance(
         SCHEMA,
-        {"bma": bma_config, "design": config["design"], "models": names.tolist()},
-        seed=config["seed"],
+        {**part, "bma": bma_config, "models": names.tolist()},
+        seed=part["seed"],
         inputs=[reference_path, *fit_paths],
     )
     return write_artifact(out_path, tree, attrs)

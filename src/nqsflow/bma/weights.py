@@ -108,7 +108,9 @@ def average(means, variances, weights):
     ``means`` and ``variances`` have shape ``(M, n)``, ``weights`` ``(M,)``.
     Returns ``(mean, variance, within, between)``, each ``(n,)``, with
     ``within = sum_k w_k var_k``, ``between = sum_k w_k (mu_k - mu)^2`` and
-    ``variance = within + between``.
+    ``variance = within + between``.  Where a model has no prediction (NaN)
+    the weights of the others are renormalised at that point; NaN where no
+    model with weight has one.
     """
     means = np.atleast_2d(np.asarray(means, dtype=float))
     variances = np.atleast_2d(np.asarray(variances, dtype=float))
@@ -123,7 +125,24 @@ def average(means, variances, weights):
     # Models with weight 0 must not leak inf/NaN into the sums (0 * inf = NaN).
     used = w > 0
     w, means, variances = w[used], means[used], variances[used]
-    mean = w @ means
-    within = w @ variances
-    between = w @ (means - mean) ** 2
+    if np.all(np.isfinite(means)):
+        mean = w @ means
+        within = w @ variances
+        between = w @ (means - mean) ** 2
+        return mean, within + between, within, between
+    local = point_weights(w, means)
+    means, variances = np.nan_to_num(means), np.nan_to_num(variances)
+    mean = np.sum(local * means, axis=0)
+    within = np.sum(local * variances, axis=0)
+    between = np.sum(local * (means - mean) ** 2, axis=0)
+    missing = ~np.any(local > 0, axis=0)
+    mean[missing] = within[missing] = between[missing] = np.nan
     return mean, within + between, within, between
+
+
+def point_weights(weights, means) -> np.ndarray:
+    """Weights ``(M, n)`` per point: ``weights`` renormalised over the models with a finite mean."""
+    have = np.isfinite(np.atleast_2d(means))
+    local = np.asarray(weights, dtype=float)[:, None] * have
+    total = np.sum(local, axis=0)
+    return np.divide(local, total, out=np.zeros_like(local), where=total > 0)

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from nqsflow.cli import run_cli
-from nqsflow.config import load_study
+from nqsflow.config import load_slice
 from nqsflow.data.generate import write_reference
 
 
@@ -16,10 +16,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m nqsflow.data",
         description="Exact two-body energies at every point of a study (schema nqsflow.data/1).",
     )
-    parser.add_argument("config", help="study config (YAML)")
+    parser.add_argument("config", help="study config or its generate slice (YAML)")
     parser.add_argument("--out", required=True, help="artifact to write (HDF5)")
     args = parser.parse_args(argv)
-    config = load_study(args.config)
+    config = load_slice(args.config)
     path = write_reference(config, args.out)
     print(f"wrote {path}")
     return 0

@@ -1,10 +1,13 @@
 """The generate stage: the reference energies of the study's points, as an artifact.
 
 Artifact layout (schema ``nqsflow.data/1``; later stages read exactly these names),
-every dataset of length ``n_points``, sorted by omega:
+every dataset of length ``n_points``:
 
-- ``/points/name`` (str, :func:`~nqsflow.config.point_name`), ``/points/omega``
-  (float64), ``/points/role`` (str: train/test/target);
+- ``/points/name`` (str), ``/points/x`` (float64, ``(n, k)``: the inputs named
+  by the group's attribute ``inputs``), ``/points/role`` (str: train/test/target,
+  and ``predict`` for points without an observation); a trap study (inputs
+  ``omega``, sorted by omega) also has ``/points/omega``
+  (:func:`~nqsflow.config.point_name` names);
 - ``/exact/energy`` (hartree): with ``data.source: exact`` the two-body energy of
   :func:`~nqsflow.data.two_body_energy` (the non-interacting one when
   ``system.interaction`` is ``"none"``); with ``data.source: table`` the
@@ -14,6 +17,13 @@ every dataset of length ``n_points``, sorted by omega:
   ``source``, ``method`` and ``tolerance`` (float; 0 for analytic values);
 - ``/observations/energy`` (exact plus Gaussian noise of std ``data.noise``),
   ``/observations/energy_error`` (``sqrt(error^2 + noise^2)`` at every point).
+
+The group ``/observations`` says what the values are in its attributes
+``observable`` and ``unit`` (``energy``, ``hartree`` for traps).  A mass study
+(``data.source: masses``) observes ``S2n`` in MeV: ``/exact/energy`` is the
+evaluation's S2n (the train evaluation's at train points, the later one's at
+test and target points, NaN at predict points; :mod:`nqsflow.data.chart`),
+with zero error (the tables carry none).
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ import numpy as np
 from nqsflow.artifacts import provenance, write_artifact
 from nqsflow.config import study_points
 from nqsflow.data import hard_sphere, two_body
+from nqsflow.data.chart import INPUTS, nuclear_chart
 from nqsflow.data.table import table_rows
 from nqsflow.errors import ConfigError
 
@@ -36,8 +47,18 @@ STAGE_KEYS = ("study", "seed", "system", "design", "data")
 
 
 def stage_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The part of a study config this stage depends on (recorded in provenance)."""
-    return {k: config[k] for k in STAGE_KEYS if k in config}
+    """The part of a study config this stage depends on (recorded in provenance).
+
+    A mass study's chart depends on its mass tables, not on the other theories.
+    """
+    part = {k: config[k] for k in STAGE_KEYS if k in config}
+    if config.get("data", {}).get("source") == "masses":
+        part["theories"] = {
+            name: spec
+            for name, spec in config.get("theories", {}).items()
+            if spec["kind"] == "mass_table"
+        }
+    return part
 
 
 def noise_rng(config: Mapping[str, Any]) -> np.random.Generator:
@@ -104,6 +125,8 @@ def generate_reference(
     standard normal is drawn per point whatever ``data.noise`` is, so studies
     that differ only in the noise level share their random numbers.
     """
+    if config.get("data", {}).get("source") == "masses":
+        return mass_reference(config)
     noise = float(config.get("data", {}).get("noise", 0.0))
     if not 0.0 <= noise < np.inf:
         raise ConfigError(f"key 'data.noise': must be finite and >= 0, not {noise}")
@@ -120,14 +143,47 @@ def generate_reference(
     )
     return {
         "points": {
+            "@attrs": {"inputs": ["omega"]},
             "name": np.array([p.name for p in points], dtype=str),
+            "x": omega[:, None],
             "omega": omega,
             "role": np.array([p.role for p in points], dtype=str),
         },
         "exact": exact,
         "observations": {
+            "@attrs": {"observable": "energy", "unit": "hartree"},
             "energy": observed,
             "energy_error": np.sqrt(exact["error"] ** 2 + noise**2),
+        },
+    }
+
+
+def mass_reference(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The artifact tree of a mass study: S2n of the evaluations on the chart's nuclei."""
+    chart = nuclear_chart(config)
+    data = config["data"]
+    zeros = np.zeros(chart.Z.size)
+    return {
+        "points": {
+            "@attrs": {"inputs": list(INPUTS), "measured_predict_points": chart.set_aside},
+            "name": chart.names,
+            "x": chart.x,
+            "role": chart.role,
+        },
+        "exact": {
+            "@attrs": {
+                "source": "masses",
+                "method": f"S2n from {data.get('train', 'AME2003')} (train) and "
+                f"{data.get('test', 'AME2012')} (test, target)",
+                "tolerance": 0.0,
+            },
+            "energy": chart.s2n,
+            "error": zeros,
+        },
+        "observations": {
+            "@attrs": {"observable": "S2n", "unit": "MeV"},
+            "energy": chart.s2n,
+            "energy_error": zeros,
         },
     }
 

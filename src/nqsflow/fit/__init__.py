@@ -1,9 +1,9 @@
-"""Fit stage: statistical models of the residual observation - VMC energy.
+"""Fit stage: statistical models of the residual observation - theory.
 
-:func:`fit_residuals` fits one model (GP, OLS, Ridge, Lasso or Bayesian linear
-regression) to residuals; :func:`run_fit` reads the reference and VMC artifacts
-of one ansatz and writes an ``nqsflow.fit/1`` artifact with the corrected
-prediction at every point.
+:func:`fit_residuals` fits one model (a kind of :data:`METHODS`: GP, OLS, Ridge,
+Lasso or Bayesian linear regression) to residuals at points with one or more
+inputs; :func:`run_fit` reads the reference and one theory artifact and writes
+an ``nqsflow.fit/1`` artifact with the corrected prediction at every point.
 """
 
 from nqsflow.fit.blr import blr_posterior, fit_blr
@@ -21,6 +21,8 @@ from nqsflow.fit.linear import (
 from nqsflow.fit.models import (
     EVIDENCE_METHODS,
     METHOD_DEFAULTS,
+    METHODS,
+    Method,
     fit_residuals,
     leave_one_out,
     resolve_method,
@@ -32,8 +34,10 @@ __all__ = [
     "EVIDENCE_METHODS",
     "KERNELS",
     "METHOD_DEFAULTS",
+    "METHODS",
     "SCHEMA",
     "FitResult",
+    "Method",
     "blr_posterior",
     "design_matrix",
     "extra_variance",

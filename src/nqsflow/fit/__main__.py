@@ -1,5 +1,5 @@
-"""``python -m nqsflow.fit CONFIG.yaml --ansatz A --method M --reference REF.h5
---vmc F1.h5 ... --out OUT.h5``: fit one residual model of one ansatz."""
+"""``python -m nqsflow.fit CONFIG.yaml --theory T --method M --reference REF.h5
+--theory-file T.h5 --out OUT.h5``: fit one residual model of one theory."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Sequence
 
 from nqsflow.cli import run_cli
-from nqsflow.config import load_study
+from nqsflow.config import load_slice
 from nqsflow.fit.stage import run_fit
 
 
@@ -15,20 +15,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run :func:`nqsflow.fit.run_fit`."""
     parser = argparse.ArgumentParser(
         prog="python -m nqsflow.fit",
-        description="Fit a statistical model of the residual observation - VMC "
-        "for one ansatz and write the corrected prediction at every study point.",
+        description="Fit a statistical model of the residual observation - theory "
+        "and write the corrected prediction at every study point.",
     )
-    parser.add_argument("config", help="study config (YAML)")
-    parser.add_argument("--ansatz", required=True, help="ansatz name under vmc.ansatze")
+    parser.add_argument("config", help="study config or its fit slice (YAML)")
+    parser.add_argument("--theory", required=True, help="theory name (an ansatz, a mass model)")
     parser.add_argument("--method", required=True, help="method name under fit.methods")
     parser.add_argument("--reference", required=True, help="reference artifact (nqsflow.data)")
-    parser.add_argument(
-        "--vmc", required=True, nargs="+", help="VMC artifacts of the ansatz, one per point"
-    )
+    parser.add_argument("--theory-file", required=True, help="theory artifact (nqsflow.theory)")
     parser.add_argument("--out", required=True, help="output artifact (nqsflow.fit)")
     args = parser.parse_args(argv)
-    config = load_study(args.config)
-    run_fit(config, args.ansatz, args.method, args.reference, args.vmc, args.out)
+    config = load_slice(args.config)
+    run_fit(config, args.theory, args.method, args.reference, args.theory_file, args.out)
     return 0
 
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import linalg, optimize
 
-from nqsflow.fit.features import design_matrix
+from nqsflow.fit.features import OMEGA, design_matrix
 from nqsflow.fit.result import FitResult
 
 _LOG_ALPHA = (np.log(1e-6), np.log(1e8))
@@ -59,6 +59,7 @@ def fit_blr(
     terms: Sequence[str],
     prior_precision: float | str = "evidence",
     extra_noise: bool = True,
+    inputs=OMEGA,
 ) -> FitResult:
     """Fit the model of the module docstring; predict the residual function at ``x_all``.
 
@@ -71,7 +72,7 @@ def fit_blr(
     """
     y = np.asarray(y, dtype=float)
     noise_var = np.asarray(noise_var, dtype=float)
-    X = design_matrix(x, terms)
+    X = design_matrix(x, terms, inputs)
     col = np.sqrt(np.mean(X**2, axis=0))
     col[col == 0] = 1.0
     Phi = X / col
@@ -103,7 +104,8 @@ def fit_blr(
             best = _with(best, free, res.x)
     alpha, s2 = float(np.exp(best[0])), float(np.exp(best[1]))
     mean_w, cov_w, log_ev = blr_posterior(Phi, z, known + s2, alpha)
-    Phi_all = design_matrix(np.ravel(x_all), terms) / col
+    rows = np.ravel(x_all) if tuple(inputs) == OMEGA else x_all
+    Phi_all = design_matrix(rows, terms, inputs) / col
     mean = scale * (Phi_all @ mean_w)
     variance = scale**2 * (np.einsum("ij,jk,ik->i", Phi_all, cov_w, Phi_all) + s2)
     hyper = {
@@ -112,7 +114,7 @@ def fit_blr(
         "excess_var": scale**2 * s2,
         "weights": (scale * mean_w / col).tolist(),
     }
-    shape = np.shape(x_all)
+    shape = np.shape(x_all)[:1] if np.ndim(x_all) == 2 else np.shape(x_all)
     return FitResult(
         mean.reshape(shape), variance.reshape(shape), log_ev - y.size * np.log(scale), hyper
     )

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import linalg, optimize
 
-from nqsflow.fit.features import design_matrix, poly_features
+from nqsflow.fit.features import OMEGA, design_matrix, poly_features
 from nqsflow.fit.result import FitResult
 
 RIDGE_ALPHAS = np.logspace(-10, 2, 49)
@@ -27,7 +27,14 @@ RIDGE_ALPHAS = np.logspace(-10, 2, 49)
 
 
 def _shaped(values: np.ndarray, like) -> np.ndarray:
-    return np.asarray(values).reshape(np.shape(like))
+    """``values`` in the shape of the points ``like``: ``(n,)`` for ``(n, k)`` inputs."""
+    shape = np.shape(like)
+    return np.asarray(values).reshape(shape[:1] if len(shape) == 2 else shape)
+
+
+def _rows(x, inputs) -> np.ndarray:
+    """Points as ``design_matrix`` takes them: flat omegas, or ``(n, k)`` rows."""
+    return np.ravel(x) if tuple(inputs) == OMEGA else np.asarray(x, dtype=float)
 
 
 def _floor(y: np.ndarray) -> float:
@@ -67,7 +74,7 @@ def _wls(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     return linalg.lstsq(X * root[:, None], y * root)[0]
 
 
-def fit_ols(x, y, noise_var, x_all, terms: Sequence[str]) -> FitResult:
+def fit_ols(x, y, noise_var, x_all, terms: Sequence[str], inputs=OMEGA) -> FitResult:
     """Ordinary (weighted) least squares, the normal equations ``(X^T W X) b = X^T W y``.
 
     ``W = diag(1 / (noise_var + s2))`` with the Paule-Mandel scatter ``s2`` of
@@ -77,7 +84,7 @@ def fit_ols(x, y, noise_var, x_all, terms: Sequence[str]) -> FitResult:
     """
     y = np.asarray(y, dtype=float)
     noise_var = np.asarray(noise_var, dtype=float)
-    X = design_matrix(x, terms)
+    X = design_matrix(x, terms, inputs)
     if X.shape[0] < X.shape[1]:
         from nqsflow.errors import ConfigError
 
@@ -86,7 +93,7 @@ def fit_ols(x, y, noise_var, x_all, terms: Sequence[str]) -> FitResult:
     w = 1.0 / np.maximum(noise_var + s2, _floor(y))
     beta = _wls(X, y, w)
     cov = linalg.pinvh(X.T @ (X * w[:, None]))
-    X_all = design_matrix(np.ravel(x_all), terms)
+    X_all = design_matrix(_rows(x_all, inputs), terms, inputs)
     variance = np.einsum("ij,jk,ik->i", X_all, cov, X_all) + s2
     hyper = {"terms": list(terms), "weights": beta.tolist(), "excess_var": s2}
     return FitResult(_shaped(X_all @ beta, x_all), _shaped(variance, x_all), float("nan"), hyper)
@@ -128,7 +135,8 @@ def ridge_cv_alpha(X: np.ndarray, y: np.ndarray, alphas=RIDGE_ALPHAS) -> float:
 
 
 def fit_ridge(
-    x, y, noise_var, x_all, *, degree: int = 3, alpha: float | str = 1e-3, terms=None
+    x, y, noise_var, x_all, *, degree: int = 3, alpha: float | str = 1e-3, terms=None,
+    inputs=OMEGA,
 ) -> FitResult:
     """Ridge on a feature expansion, read as Bayesian linear regression.
 
@@ -143,7 +151,7 @@ def fit_ridge(
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     noise_var = np.asarray(noise_var, dtype=float)
-    X = poly_features(x, degree) if terms is None else design_matrix(x, terms)
+    X = poly_features(x, degree) if terms is None else design_matrix(x, terms, inputs)
     alpha = ridge_cv_alpha(X, y) if alpha == "cv" else float(alpha)
     A = X.T @ X + alpha * np.eye(X.shape[1])
     chol = linalg.cho_factor(A)
@@ -157,8 +165,8 @@ def fit_ridge(
     sigma2 = max(fitted, known, _floor(y))
     excess = max(sigma2 - known, 0.0)
 
-    flat = np.ravel(x_all)
-    X_all = poly_features(flat, degree) if terms is None else design_matrix(flat, terms)
+    flat = _rows(x_all, inputs)
+    X_all = poly_features(flat, degree) if terms is None else design_matrix(flat, terms, inputs)
     mean = X_all @ w
     variance = sigma2 * np.sum(X_all * linalg.cho_solve(chol, X_all.T).T, axis=1) + excess
     hyper = {
@@ -181,11 +189,14 @@ def fit_ridge(
 # ----------------------------------------------------------------------- lasso
 
 
-def fit_lasso(x, y, noise_var, x_all, terms: Sequence[str], alpha: float | str = "cv"):
+def fit_lasso(
+    x, y, noise_var, x_all, terms: Sequence[str], alpha: float | str = "cv", inputs=OMEGA
+):
     """Lasso (L1) on the standardised non-constant features, intercept unpenalised.
 
     ``alpha`` is sklearn's penalty for the residual in units of its standard
-    deviation, or ``"cv"``: chosen by leave-one-out CV (``LassoCV``).  The
+    deviation, or ``"cv"``: chosen by leave-one-out CV (``LassoCV``; ten-fold
+    above 50 points).  The
     variance treats the fit as OLS on the selected features (the lasso's degrees
     of freedom are their number, Zou, Hastie and Tibshirani, Ann. Stat. 35
     (2007)): ``s2 a*^T (A^T A)^-1 a*`` plus the excess of ``s2 = RSS / (m - k)``
@@ -193,10 +204,10 @@ def fit_lasso(x, y, noise_var, x_all, terms: Sequence[str], alpha: float | str =
     """
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import Lasso, LassoCV
-    from sklearn.model_selection import LeaveOneOut
+    from sklearn.model_selection import KFold, LeaveOneOut
 
     y = np.asarray(y, dtype=float)
-    X = design_matrix(x, [t for t in terms if t != "1"])
+    X = design_matrix(x, [t for t in terms if t != "1"], inputs)
     centre, spread = X.mean(axis=0), X.std(axis=0)
     spread[spread == 0] = 1.0
     Z = (X - centre) / spread
@@ -204,22 +215,24 @@ def fit_lasso(x, y, noise_var, x_all, terms: Sequence[str], alpha: float | str =
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         if alpha == "cv":
-            model = LassoCV(cv=LeaveOneOut(), max_iter=200_000, tol=1e-8).fit(Z, y / scale)
+            # leave-one-out on few points; ten folds where m refits would cost too much
+            folds = LeaveOneOut() if y.size <= 50 else KFold(10, shuffle=True, random_state=0)
+            model = LassoCV(cv=folds, max_iter=200_000, tol=1e-8).fit(Z, y / scale)
         else:
             model = Lasso(alpha=float(alpha), max_iter=200_000, tol=1e-8).fit(Z, y / scale)
     chosen = float(model.alpha_ if alpha == "cv" else alpha)
     active = np.flatnonzero(model.coef_ != 0)
 
     def predict(points):
-        Zp = (design_matrix(points, [t for t in terms if t != "1"]) - centre) / spread
+        Zp = (design_matrix(points, [t for t in terms if t != "1"], inputs) - centre) / spread
         return scale * model.predict(Zp), np.column_stack([np.ones(Zp.shape[0]), Zp[:, active]])
 
-    fitted, A = predict(np.asarray(x, dtype=float))
+    fitted, A = predict(_rows(x, inputs))
     k = A.shape[1]
     rss = float(np.sum((y - fitted) ** 2))
     known = float(np.mean(noise_var))
     sigma2 = max(rss / (y.size - k) if y.size > k else 0.0, known, _floor(y))
-    mean, A_all = predict(np.ravel(x_all))
+    mean, A_all = predict(_rows(x_all, inputs))
     leverage = np.einsum("ij,jk,ik->i", A_all, linalg.pinvh(A.T @ A), A_all)
     variance = sigma2 * leverage + max(sigma2 - known, 0.0)
     hyper = {

@@ -1,15 +1,7 @@
-"""The report stage: PNG figures and ``summary.md`` from every artifact of a study.
-
-``python -m nqsflow.report CONFIG.yaml --reference REF.h5 --bma BMA.h5
---fits F.h5 ... --vmc V.h5 ... --outdir DIR``
-"""
+"""The report of a trap study with VMC theories: energies, optimisation, weights, calibration."""
 
 from __future__ import annotations
 
-import argparse
-import os
-import shutil
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -17,10 +9,11 @@ import numpy as np
 
 from nqsflow import plots
 from nqsflow.artifacts import ATTRS, config_of, read_artifact
-from nqsflow.cli import run_cli
-from nqsflow.config import load_study
 from nqsflow.data import two_body_energy
-from nqsflow.workflow import REPORT_FILES
+
+FILES = (
+    "summary.md", "optimization.png", "energies.png", "weights.png", "calibration.png",
+)  # fmt: skip
 
 
 def collect_vmc(vmc_paths):
@@ -40,8 +33,10 @@ def exact_curve(config, omega: np.ndarray, n: int = 60):
     """Exact E(omega) on a dense grid spanning the study's points."""
     system = config["system"]
     grid = np.linspace(omega.min(), omega.max(), n)
+    radius = system.get("radius") if system["interaction"] == "hard_sphere" else None
     values = [
-        two_body_energy(w, dim=system["dim"], interaction=system["interaction"]) for w in grid
+        two_body_energy(w, dim=system["dim"], interaction=system["interaction"], radius=radius)
+        for w in grid
     ]
     return grid, np.asarray(values)
 
@@ -144,8 +139,8 @@ def summary_markdown(config, reference, bma, vmc) -> str:
     ) + "\n"
 
 
-def write_report(config, reference_path, bma_path, fit_paths, vmc_paths, outdir) -> list[Path]:
-    """Read every artifact and write the report files into ``outdir`` atomically."""
+def write_report(config, reference_path, bma_path, fit_paths, vmc_paths, staging: Path) -> None:
+    """Read every artifact and write :data:`FILES` into the folder ``staging``."""
     reference = read_artifact(reference_path, schema="nqsflow.data")
     bma = read_artifact(bma_path, schema="nqsflow.bma")
     for path in fit_paths:  # checked so a corrupt fit is named here, not missed
@@ -154,66 +149,36 @@ def write_report(config, reference_path, bma_path, fit_paths, vmc_paths, outdir)
     pts = reference["points"]
     omega, exact = pts["omega"], reference["exact"]["energy"]
     exact_at = dict(zip(omega.tolist(), exact.tolist(), strict=True))
-
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".report-", dir=outdir))
-    try:
-        traces = {
-            a: [(w, t["optimization"]["energy"], exact_at[w]) for w, t in sorted(runs.items())]
-            for a, runs in sorted(vmc.items())
-        }
-        plots.optimization_traces(traces, staging / "optimization.png")
-        theory = {
-            a: (
-                np.array([runs[float(w)]["estimate"][ATTRS]["energy"] for w in omega]),
-                np.array([runs[float(w)]["estimate"][ATTRS]["energy_error"] for w in omega]),
-            )
-            for a, runs in sorted(vmc.items())
-        }
-        pred = bma["prediction"]
-        plots.energies_with_band(
-            omega, exact, pred["mean"], np.sqrt(pred["variance"]), theory, pts["role"],
-            staging / "energies.png", exact_curve=exact_curve(config, omega),
+    traces = {
+        a: [(w, t["optimization"]["energy"], exact_at[w]) for w, t in sorted(runs.items())]
+        for a, runs in sorted(vmc.items())
+    }
+    plots.optimization_traces(traces, staging / "optimization.png")
+    theory = {
+        a: (
+            np.array([runs[float(w)]["estimate"][ATTRS]["energy"] for w in omega]),
+            np.array([runs[float(w)]["estimate"][ATTRS]["energy_error"] for w in omega]),
         )
-        plots.model_weights(
-            list(bma["models"]["name"]), bma["models"]["weight"], staging / "weights.png"
-        )
-        target = pts["role"] == "target"
-        models = bma["models"]
-        means = np.vstack([models["mean"], pred["mean"][None]])[:, target]
-        variances = np.vstack([models["variance"], pred["variance"][None]])[:, target]
-        scores = bma["scores"]
-        plots.calibration(
-            [*models["name"], "BMA"],
-            (means - exact[target]) / np.sqrt(variances),
-            {"68 %": scores.get("coverage68", np.full(scores["name"].size, np.nan)),
-             "95 %": scores["coverage95"]},
-            staging / "calibration.png",
-        )  # fmt: skip
-        (staging / "summary.md").write_text(summary_markdown(config, reference, bma, vmc))
-        written = []
-        for name in REPORT_FILES:
-            os.replace(staging / name, outdir / name)
-            written.append(outdir / name)
-        return written
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nqsflow.report", description=__doc__)
-    parser.add_argument("config", help="study config (YAML)")
-    parser.add_argument("--reference", required=True)
-    parser.add_argument("--bma", required=True)
-    parser.add_argument("--fits", nargs="+", default=[])
-    parser.add_argument("--vmc", nargs="+", required=True)
-    parser.add_argument("--outdir", required=True)
-    args = parser.parse_args(argv)
-    config = load_study(args.config)
-    write_report(config, args.reference, args.bma, args.fits, args.vmc, args.outdir)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(run_cli(main))
+        for a, runs in sorted(vmc.items())
+    }
+    pred = bma["prediction"]
+    plots.energies_with_band(
+        omega, exact, pred["mean"], np.sqrt(pred["variance"]), theory, pts["role"],
+        staging / "energies.png", exact_curve=exact_curve(config, omega),
+    )
+    plots.model_weights(
+        list(bma["models"]["name"]), bma["models"]["weight"], staging / "weights.png"
+    )
+    target = pts["role"] == "target"
+    models = bma["models"]
+    means = np.vstack([models["mean"], pred["mean"][None]])[:, target]
+    variances = np.vstack([models["variance"], pred["variance"][None]])[:, target]
+    scores = bma["scores"]
+    plots.calibration(
+        [*models["name"], "BMA"],
+        (means - exact[target]) / np.sqrt(variances),
+        {"68 %": scores.get("coverage68", np.full(scores["name"].size, np.nan)),
+         "95 %": scores["coverage95"]},
+        staging / "calibration.png",
+    )  # fmt: skip
+    (staging / "summary.md").write_text(summary_markdown(config, reference, bma, vmc))
