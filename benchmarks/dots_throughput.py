@@ -26,6 +26,7 @@ ANSATZE = {
     "slater-jastrow": [{"kind": "slater"}, {"kind": "pade_jastrow", "beta": 0.5}],
     "neural": [{"kind": "slater"}, {"kind": "pade_jastrow", "beta": 0.5},
                {"kind": "neural_jastrow"}],
+    "backflow": [{"kind": "slater_backflow", "terms": 2}, {"kind": "pade_jastrow", "beta": 0.5}],
 }
 
 
