@@ -131,3 +131,15 @@ def test_restart_of_a_fermion_run_with_caches_is_bit_identical(sampler, tmp_path
     np.testing.assert_array_equal(resumed.params_final, whole.params_final)
     np.testing.assert_array_equal(resumed.energy_series, whole.energy_series)
     assert resumed.energy == whole.energy
+
+
+@pytest.mark.parametrize("name", ["dot-n6.yaml", "bosons-elliptic.yaml"])
+def test_example_run_specs_are_valid_and_build(name):
+    from pathlib import Path
+
+    from nqsflow.config import load_runspec
+
+    spec = load_runspec(Path(__file__).resolve().parents[1] / "config" / "examples" / name)
+    vmc = build_vmc(spec)
+    state = vmc.init(spec["seed"], 2)  # a few sweeps: the ansatz evaluates where walkers start
+    assert np.all(np.isfinite(state.walkers.log_psi))
