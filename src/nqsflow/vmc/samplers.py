@@ -278,12 +278,13 @@ def burn_in(
 def build_sampler(spec: dict, hamiltonian):
     """The sampler named by a run spec's ``sampler`` section, in the trap's units."""
     kind = spec["kind"]
-    moves = spec.get("moves", "all")
+    # psi of many fermions has nodes and many particles: by default sweep them one
+    # at a time (rank-one determinant updates) and limit the drift near the nodes
+    nodes = hamiltonian.fermions and max(hamiltonian.spins) > 1
+    moves = spec.get("moves", "single" if nodes else "all")
     if kind == "metropolis":
         return Metropolis(hamiltonian.length, spec.get("step", 1.0), moves)
     if kind == "langevin":
-        # psi of many fermions has nodes: limit the drift there unless told otherwise
-        nodes = hamiltonian.fermions and max(hamiltonian.spins) > 1
         limit = spec.get("drift_limit", 1.0 if nodes else 0.0)
         return Langevin(hamiltonian.time, spec.get("step", 0.2), moves, limit)
     raise ConfigError(f"sampler.kind: unknown sampler {kind!r}")
