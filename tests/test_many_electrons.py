@@ -143,3 +143,17 @@ def test_example_run_specs_are_valid_and_build(name):
     vmc = build_vmc(spec)
     state = vmc.init(spec["seed"], 2)  # a few sweeps: the ansatz evaluates where walkers start
     assert np.all(np.isfinite(state.walkers.log_psi))
+
+
+def test_fermions_with_nodes_default_to_single_particle_sweeps_with_a_drift_limit():
+    from nqsflow.vmc.samplers import build_sampler
+
+    six = HarmonicTrap(1.0, 6, 2, "coulomb", spins=(3, 3))
+    sampler = build_sampler({"kind": "langevin"}, six)
+    assert (sampler.moves, sampler.drift_limit) == ("single", 1.0)
+    assert build_sampler({"kind": "metropolis"}, six).moves == "single"
+    # two electrons of opposite spin have no node: the 2-electron studies keep their moves
+    two = HarmonicTrap(1.0, 2, 2, "coulomb", spins=(1, 1))
+    sampler = build_sampler({"kind": "langevin"}, two)
+    assert (sampler.moves, sampler.drift_limit) == ("all", 0.0)
+    assert build_sampler({"kind": "langevin", "moves": "all", "drift_limit": 0}, six).moves == "all"
