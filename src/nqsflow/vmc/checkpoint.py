@@ -44,7 +44,9 @@ def _part_tree(part: Mapping[str, Any]) -> dict[str, Any]:
     return node
 
 
-def _tree_part(node: Mapping[str, Any], groups: tuple[str, ...]) -> dict[str, Any]:
+def _tree_part(node: Mapping[str, Any]) -> dict[str, Any]:
+    # the inverse of _part_tree: subgroups are the groups, datasets the arrays
+    groups = tuple(k for k, v in node.items() if k != ATTRS and isinstance(v, dict))
     return {
         "scalars": dict(node[ATTRS]),
         "arrays": {k: v for k, v in node.items() if k != ATTRS and k not in groups},
@@ -75,11 +77,9 @@ def read_checkpoint(path, spec: Mapping[str, Any], rank: int, size: int) -> dict
     if ranks != size:
         raise ArtifactError(path, f"checkpoint written by {ranks} ranks; resume with {ranks}")
     try:
-        shared = tree["state"]
-        groups = tuple(k for k, v in shared.items() if k != ATTRS and isinstance(v, dict))
         return {
-            "shared": _tree_part(shared, groups),
-            "local": _tree_part(tree["ranks"][str(rank)], ()),
+            "shared": _tree_part(tree["state"]),
+            "local": _tree_part(tree["ranks"][str(rank)]),
         }
     except KeyError as exc:
         raise ArtifactError(path, f"checkpoint lacks {exc}; delete it to start afresh") from None

@@ -177,7 +177,7 @@ class VMC:
         out = np.empty((rounds, self.walkers, *self.hamiltonian.shape))
         walkers, wf, sampler = state.walkers, self.wf(state), self.sampler
         for k in range(rounds):
-            if k % RECACHE_ROUNDS == 0:
+            if k and k % RECACHE_ROUNDS == 0:  # refresh and burn-in left a fresh cache
                 walkers = sampler.recache(walkers, wf)
             for _ in range(self.thin):
                 walkers = sampler.step(state.rng, walkers, wf)

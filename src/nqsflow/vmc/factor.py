@@ -24,7 +24,9 @@ inverse matrices):
   (W, d); ``data`` is whatever ``accept`` needs again
 - ``accept(p, x, cache, k, xk, accepted, data)`` -> the cache after particle k
   moved to ``xk`` in the walkers where ``accepted`` (W,) is True; ``x`` still
-  holds the old positions
+  holds the old positions.  It may update ``cache`` in place (the neural
+  Jastrow does, to avoid copying per-pair arrays): only the returned cache is
+  valid afterwards
 
 The defaults below are correct for any factor but recompute everything; a
 factor overrides them where it can do better (O(N) instead of O(N^2) work).

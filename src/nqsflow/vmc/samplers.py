@@ -49,11 +49,14 @@ class SamplerState:
 
     ``log_psi``, ``drift`` and ``cache`` follow from the positions and the
     parameters (``refresh`` rebuilds them), so a checkpoint keeps only the
-    positions, the step and the move counters.
+    positions, the step and the move counters.  All-particle moves keep
+    ``log_psi`` (and Langevin its ``drift``); single-particle sweeps keep only
+    the ``cache``, which the state owns: a factor's ``accept`` may update it in
+    place, so after ``step`` the cache of the state that was stepped is spent.
     """
 
     positions: np.ndarray  # (W, N, d)
-    log_psi: np.ndarray  # (W,) ln|psi|
+    log_psi: np.ndarray | None  # (W,) ln|psi| (all-particle moves)
     drift: np.ndarray | None  # (W, N, d) quantum force 2 grad ln psi (all-particle Langevin)
     step: float  # step in physical units (length or time)
     accepted: int = 0
@@ -88,9 +91,9 @@ class _Sampler:
         if self.uses_drift and self.moves == "all":
             log_psi, grad = wf.log_psi_grad(state.positions)
             return replace(state, log_psi=log_psi, drift=2.0 * grad, cache=None)
-        log_psi = wf.log_psi(state.positions)
-        cache = wf.init_cache(state.positions) if self.moves == "single" else None
-        return replace(state, log_psi=log_psi, drift=None, cache=cache)
+        if self.moves == "single":
+            return replace(state, log_psi=None, drift=None, cache=wf.init_cache(state.positions))
+        return replace(state, log_psi=wf.log_psi(state.positions), drift=None, cache=None)
 
     def recache(self, state: SamplerState, wf: Evaluator) -> SamplerState:
         """Rebuild the single-particle caches from scratch (bounds the round-off of updates)."""
@@ -110,7 +113,7 @@ class _Sampler:
         raise NotImplementedError
 
     def _sweep(self, rng, state: SamplerState, wf: Evaluator) -> SamplerState:
-        x, log_psi, cache = state.positions.copy(), state.log_psi, state.cache
+        x, cache = state.positions.copy(), state.cache
         walkers, particles = x.shape[:2]
         accepted = 0
         for k in range(particles):
@@ -122,12 +125,10 @@ class _Sampler:
                 accept = np.log(rng.random(walkers)) < log_ratio
             cache = wf.accept(x, cache, k, xk, accept, data)
             x[accept, k] = xk[accept]
-            log_psi = np.where(accept, log_psi + dlog, log_psi)
             accepted += int(accept.sum())
         return replace(
             state,
             positions=x,
-            log_psi=log_psi,
             cache=cache,
             accepted=state.accepted + accepted,
             proposed=state.proposed + walkers * particles,
@@ -179,7 +180,8 @@ class Langevin(_Sampler):
     the local energy with heavy tails.  ``drift_limit`` = a > 0 caps each
     particle's displacement as Umrigar, Nightingale and Runge, J. Chem. Phys.
     99, 2865 (1993): v -> v (-1 + sqrt(1 + 2 a v^2 dt)) / (a v^2 dt), unchanged
-    for small v dt and at most sqrt(2 dt / a) long.  The acceptance uses the
+    for small v dt and at most sqrt(2 dt / a) long, for single-particle and
+    all-particle moves alike (each particle's velocity is limited).  The acceptance uses the
     same limited drift, so the sampled density stays exactly |psi|^2.
     """
 
@@ -219,10 +221,8 @@ class Langevin(_Sampler):
 
     def _move_all(self, rng, state: SamplerState, wf: Evaluator) -> SamplerState:
         x, dt = state.positions, state.step
-        half_dt = 0.5 * dt
-        shift = half_dt * self._velocity(state.drift, dt) if self.drift_limit else (
-            half_dt * state.drift
-        )
+        # the drift F = 2 grad ln psi; the limit acts on the velocity grad ln psi
+        shift = dt * self._velocity(0.5 * state.drift, dt)
         proposal = x + shift + np.sqrt(dt) * rng.standard_normal(x.shape)
         # a proposal inside a hard core has ln psi = -inf and NaN drift: the NaN
         # log-ratio compares False, so such moves are rejected
@@ -230,7 +230,7 @@ class Langevin(_Sampler):
             new_log_psi, new_grad = wf.log_psi_grad(proposal)
             new_drift = 2.0 * new_grad
             forward = proposal - x - shift
-            backward = x - proposal - half_dt * self._velocity(new_drift, dt)
+            backward = x - proposal - dt * self._velocity(0.5 * new_drift, dt)
             log_green = (
                 np.einsum("wnd,wnd->w", forward, forward)
                 - np.einsum("wnd,wnd->w", backward, backward)

@@ -15,7 +15,7 @@ Single-particle moves keep B per walker and spin: moving particle k (row i of
 its spin's matrix) to x' multiplies the determinant by R = sum_j P_j(x') B[j, i]
 and B follows by a rank-one (Sherman-Morrison) update, O(n^2) per walker
 instead of O(n^3).  The update accumulates rounding; a sampler refreshes the
-cache with :meth:`Slater.init_cache` from time to time (e.g. once per step).
+cache with :meth:`Slater.init_cache` from time to time (the driver: every 10 rounds).
 """
 
 from __future__ import annotations
@@ -196,6 +196,8 @@ class Slater(Factor):
         inverse = cache.inverses[c]
         row = np.matmul(values[:, None, :], inverse)[:, 0]
         row[:, i] -= 1.0
+        # a rejected proposal may be anything (inf, NaN): 0 * inf would poison B
+        row = np.where(accepted[:, None], row, 0.0)
         with np.errstate(divide="ignore"):  # R = 0 only where rejected
             weight = np.where(accepted, 1.0 / ratio, 0.0)
         # every walker at once, the rejected ones with weight 0 (B - 0 = B exactly): cheaper
