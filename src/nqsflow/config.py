@@ -23,6 +23,7 @@ import yaml
 from referencing import Registry, Resource
 
 from nqsflow.errors import ConfigError
+from nqsflow.registry import kinds_schema
 
 ROLES = ("train", "test", "target")
 
@@ -53,17 +54,7 @@ def _factor_schema() -> dict:
     # each ansatz factor declares its own options, so a new factor is one class
     from nqsflow.vmc.wavefunctions import FACTORS
 
-    return {
-        "oneOf": [
-            {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["kind"],
-                "properties": {"kind": {"const": kind}, **cls.options},
-            }
-            for kind, cls in FACTORS.items()
-        ]
-    }
+    return kinds_schema(FACTORS.values())
 
 
 def _validator(kind: str) -> jsonschema.protocols.Validator:

@@ -40,6 +40,7 @@ from nqsflow.fit.features import OMEGA, feature_terms
 from nqsflow.fit.gp import INPUTS, KERNELS, fit_gp
 from nqsflow.fit.linear import fit_lasso, fit_ols, fit_ridge
 from nqsflow.fit.result import FitResult
+from nqsflow.registry import Registered, kinds_schema
 
 METHODS: dict[str, type[Method]] = {}  # kind -> class, filled as the classes are defined
 
@@ -62,18 +63,12 @@ _FEATURE_OPTIONS = {
 }
 
 
-class Method:
+class Method(Registered):
     """One kind of residual model; a subclass with a ``kind`` registers itself."""
 
-    kind = ""
-    options: dict[str, dict] = {}
+    registry = METHODS
     defaults: dict[str, Any] = {}
     has_evidence = False
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if cls.__dict__.get("kind"):
-            METHODS[cls.kind] = cls
 
     @classmethod
     def check(cls, method: Mapping[str, Any], inputs: Sequence[str]) -> None:
@@ -212,17 +207,7 @@ EVIDENCE_METHODS = tuple(k for k, c in METHODS.items() if c.has_evidence)
 
 def method_schema() -> dict:
     """JSON schema of one ``fit.methods`` entry, from the registry."""
-    return {
-        "oneOf": [
-            {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["kind"],
-                "properties": {"kind": {"const": kind}, **cls.options},
-            }
-            for kind, cls in METHODS.items()
-        ]
-    }
+    return kinds_schema(METHODS.values())
 
 
 def resolve_method(method_config: Mapping[str, Any], inputs: Sequence[str] = OMEGA) -> dict:

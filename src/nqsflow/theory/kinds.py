@@ -15,21 +15,16 @@ import numpy as np
 
 from nqsflow.errors import ConfigError
 from nqsflow.readers import Reference
+from nqsflow.registry import Registered, kinds_schema
 
 THEORIES: dict[str, type[TheoryKind]] = {}
 
 
-class TheoryKind:
+class TheoryKind(Registered):
     """One producer of theory predictions; a subclass with a ``kind`` registers itself."""
 
-    kind = ""
-    options: dict[str, dict] = {}
+    registry = THEORIES
     needs_vmc = False
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if cls.__dict__.get("kind"):
-            THEORIES[cls.kind] = cls
 
     @classmethod
     def predict(
@@ -42,18 +37,7 @@ class TheoryKind:
 def theory_schema() -> dict:
     """JSON schema of one ``theories`` entry, from the registry (VMC theories come from
     ``vmc.ansatze`` and are not listed there)."""
-    return {
-        "oneOf": [
-            {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["kind"],
-                "properties": {"kind": {"const": kind}, **cls.options},
-            }
-            for kind, cls in THEORIES.items()
-            if not cls.needs_vmc
-        ]
-    }
+    return kinds_schema(cls for cls in THEORIES.values() if not cls.needs_vmc)
 
 
 def theory_specs(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nqsflow.registry import Registered
 from nqsflow.vmc.hamiltonians import HarmonicTrap
 
 FACTORS: dict[str, type[Factor]] = {}  # kind -> class, filled as factor classes are defined
@@ -43,7 +44,7 @@ FACTORS: dict[str, type[Factor]] = {}  # kind -> class, filled as factor classes
 POSITIVE = {"type": "number", "exclusiveMinimum": 0}
 
 
-class Factor:
+class Factor(Registered):
     """One factor of the trial wave function (one additive term of ln psi).
 
     A subclass with a ``kind`` registers itself: run specs name it by that kind,
@@ -51,16 +52,10 @@ class Factor:
     builds it for a Hamiltonian.  Nothing else needs to change for a new ansatz.
     """
 
-    kind = ""
-    options: dict[str, dict] = {}
+    registry = FACTORS
     uses_pairs = False
     antisymmetric = False  # True for a factor that changes sign under like-spin exchange
     n_params = 0
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if cls.__dict__.get("kind"):
-            FACTORS[cls.kind] = cls
 
     @classmethod
     def from_spec(cls, system: HarmonicTrap, **options) -> Factor:
