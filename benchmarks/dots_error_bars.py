@@ -1,0 +1,50 @@
+"""Are the blocking error bars of many-electron runs honest?  Spread over seeds vs error bars.
+
+Six electrons at omega = 1, Slater x Pade-Jastrow at fixed, optimised
+parameters (alpha 0.967, beta unlike 0.572, like 0.282), production runs only,
+one per seed, for each sampler.  The ratio mean(reported error) / std(energies)
+should be near 1 (with 20 seeds, 0.7-1.3 is within statistical tolerance).
+
+Usage: python benchmarks/dots_error_bars.py [--seeds 20] [--samples 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from nqsflow.vmc.driver import run
+
+
+def spec(sampler: str, seed: int, samples: int) -> dict:
+    return {
+        "system": {"particles": 6, "dim": 2, "omega": 1.0, "interaction": "coulomb"},
+        "ansatz": [{"kind": "slater", "alpha": 0.967},
+                   {"kind": "pade_jastrow", "beta_unlike": 0.572, "beta_like": 0.282}],
+        "sampler": {"kind": sampler, "walkers": 500, "step": 0.5 if sampler == "langevin" else 1.0,
+                    "burn_in": 200, "thin": 1},
+        "optimizer": {"kind": "sgd", "steps": 0},
+        "production": {"samples": samples},
+        "seed": seed,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--samples", type=int, default=100000)
+    args = parser.parse_args()
+    print("| sampler | runs | mean E | std of E over runs | mean blocking error | ratio |")
+    print("|---|---|---|---|---|---|")
+    for sampler in ("langevin", "metropolis"):
+        results = [run(spec(sampler, seed, args.samples)) for seed in range(args.seeds)]
+        energies = np.array([r.energy for r in results])
+        errors = np.array([r.energy_error for r in results])
+        spread = energies.std(ddof=1)
+        print(f"| {sampler} | {args.seeds} | {energies.mean():.5f} | {spread:.5f} "
+              f"| {errors.mean():.5f} | {errors.mean() / spread:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
