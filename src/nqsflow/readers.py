@@ -121,13 +121,18 @@ class Theory:
     attrs: Mapping[str, Any]
 
 
-def read_theory(path: str | os.PathLike) -> Theory:
-    """Read and check a ``nqsflow.theory`` artifact."""
-    tree = read_artifact(path, schema="nqsflow.theory")
+def _model_and_points(tree, path) -> tuple[Mapping[str, Any], Points]:
+    # a theory or fit artifact names its model in /model and lists the study's points
     model = tree.get("model", {}).get(ATTRS, {})
     if "name" not in model:
         raise ArtifactError(path, "has no /model group with a 'name' attribute")
-    points = read_points(tree, path)
+    return model, read_points(tree, path)
+
+
+def read_theory(path: str | os.PathLike) -> Theory:
+    """Read and check a ``nqsflow.theory`` artifact."""
+    tree = read_artifact(path, schema="nqsflow.theory")
+    model, points = _model_and_points(tree, path)
     mean = dataset(tree, path, "theory/mean").astype(float)
     error = dataset(tree, path, "theory/error").astype(float)
     if not mean.shape == error.shape == points.name.shape:
@@ -156,10 +161,7 @@ class Fit:
 def read_fit(path: str | os.PathLike) -> Fit:
     """Read and check a ``nqsflow.fit`` artifact."""
     tree = read_artifact(path, schema="nqsflow.fit")
-    model = tree.get("model", {}).get(ATTRS, {})
-    if "name" not in model:
-        raise ArtifactError(path, "has no /model group with a 'name' attribute")
-    points = read_points(tree, path)
+    model, points = _model_and_points(tree, path)
     missing = np.full(points.name.size, np.nan)
     loo = tree.get("loo", {})
     hyper = model.get("hyperparameters", "{}")

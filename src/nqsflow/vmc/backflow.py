@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nqsflow.vmc.factor import POSITIVE, OnePassFactor
-from nqsflow.vmc.geometry import pair_indices, pair_vectors, scatter
+from nqsflow.vmc.geometry import pair_indices, pair_vectors, scatter, spin_channels
 from nqsflow.vmc.orbitals import (
     HermiteOrbitals,
     check_fermion_trap,
@@ -138,11 +138,7 @@ class SlaterBackflow(OnePassFactor):
         self.orbitals = HermiteOrbitals(self.dim, max(self.spins), self.omega)
         starts = np.concatenate([[0], np.cumsum(self.spins)[:-1]])
         self._channels = [(int(s), n) for s, n in zip(starts, self.spins, strict=True) if n]
-        like = np.asarray(like_pairs, dtype=bool)
-        present = [c for c, flag in (("unlike", False), ("like", True)) if np.any(like == flag)]
-        self._rows = present or ["unlike"]
-        self._pair_channel = np.array([self._rows.index("like" if f else "unlike") for f in like],
-                                      dtype=int)
+        self._rows, self._pair_channel = spin_channels(like_pairs)
         initial = {"unlike": eta_unlike, "like": eta_like}
         self.a0 = np.zeros((len(self._rows), self.terms))
         self.a0[:, 0] = [initial[c] for c in self._rows]

@@ -41,3 +41,18 @@ def scatter(pair_field: np.ndarray, n: int) -> np.ndarray:
     _, _, incidence = pair_indices(n)
     return np.einsum("np,wpd->wnd", incidence, pair_field)
 
+
+
+def spin_channels(like_pairs) -> tuple[list[str], np.ndarray]:
+    """The spin channels that occur among the pairs and each pair's channel index.
+
+    ``like_pairs`` (P,) flags like-spin pairs (geometry order).  Channels are
+    listed ``unlike`` before ``like``, only those with pairs; with no pairs at
+    all, ``["unlike"]`` (a factor keeps one idle parameter).  Returns the names
+    and the (P,) index of each pair's channel in that list.
+    """
+    like = np.asarray(like_pairs, dtype=bool)
+    names = [c for c, flag in (("unlike", False), ("like", True)) if np.any(like == flag)]
+    names = names or ["unlike"]
+    index = np.where(like, names.index("like") if "like" in names else 0, 0)
+    return names, index.astype(int)

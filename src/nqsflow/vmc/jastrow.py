@@ -14,7 +14,7 @@ import numpy as np
 
 from nqsflow.errors import ConfigError
 from nqsflow.vmc.factor import POSITIVE, Factor
-from nqsflow.vmc.geometry import pair_indices, pair_vectors, scatter
+from nqsflow.vmc.geometry import pair_indices, pair_vectors, scatter, spin_channels
 
 
 @cache
@@ -158,12 +158,11 @@ class PadeJastrow(PairJastrow):
                 "unlike": (1.0 / (dim - 1), beta if beta_unlike is None else beta_unlike),
                 "like": (1.0 / (dim + 1), beta if beta_like is None else beta_like),
             }
-            present = [c for c, flag in (("unlike", False), ("like", True)) if np.any(like == flag)]
-            present = present or ["unlike"]  # no pairs at all: one idle parameter
+            present, index = spin_channels(like)
             cusps = [table[c][0] for c in present]
             betas = [table[c][1] for c in present]
             names = ["log_beta"] if len(present) == 1 else [f"log_beta_{c}" for c in present]
-            channel = like.astype(int) if len(present) == 2 else None
+            channel = index if len(present) == 2 else None
         self.n_params = len(cusps)
         self.beta0 = np.array(betas, dtype=float)
         self._names = names

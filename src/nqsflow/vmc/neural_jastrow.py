@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nqsflow.vmc.factor import OnePassFactor
-from nqsflow.vmc.geometry import pair_indices, pair_vectors
+from nqsflow.vmc.geometry import pair_indices, pair_vectors, spin_channels
 from nqsflow.vmc.jastrow import partners
 from nqsflow.vmc.networks import OutputNet, ScalarNet
 
@@ -110,8 +110,7 @@ class NeuralJastrow(OnePassFactor):
         if like_pairs is None:
             self._rows = ["all"]
         else:
-            self._rows = [c for c, f in (("unlike", False), ("like", True)) if np.any(like == f)]
-            self._rows = self._rows or ["unlike"]
+            self._rows = spin_channels(like)[0]
         channels = len(self._rows)
         channel = like.astype(int) if channels == 2 else np.zeros(like.size, int)
         # pairs sorted by channel, so that each channel's pairs are one slice
