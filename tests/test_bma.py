@@ -141,8 +141,8 @@ def test_scores_on_hand_computed_example():
         for e, m, v in zip(exact, mean, var, strict=True)
     ]
     assert s.mlpd == pytest.approx(sum(lp) / 4)
-    # Observation noise widens the interval: the 0.5 miss is now covered.
-    wide = score(exact, mean, var, observed_error=0.3)
+    # The error of the exact value widens the interval: the 0.5 miss is now covered.
+    wide = score(exact, mean, var, exact_error=0.3)
     assert wide.coverage95 == 1.0 and wide.rmse == s.rmse
     assert Z95 == pytest.approx(1.959964, abs=1e-6)
 
@@ -206,6 +206,27 @@ def test_fit_on_other_points_is_refused(config, tmp_path):
     assert info.value.path == str(short)
     with pytest.raises(ArtifactError, match="given twice"):
         run_bma(config, ref, [good, good], tmp_path / "bma.h5")
+
+
+def test_targets_are_scored_within_the_exact_error_not_the_observation_noise(config, tmp_path):
+    # observations noisy by 1e-3, exact values known to 3e-5: a model predicting the
+    # exact value with std 1e-4 must be scored with variance std^2 + 3e-5^2; widening by
+    # the noise (the old scoring) gives it a log density lower by about 2.3
+    noise, error, std = 1e-3, 3e-5, 1e-4
+    ref = read_artifact(write_reference(config, tmp_path / "noisy.h5", noise=noise))
+    exact = ref["exact"]["energy"]
+    ref["exact"]["error"] = np.full(exact.size, error)
+    ref_path = write_artifact(tmp_path / "reference.h5", {k: v for k, v in ref.items()
+                              if k != "@attrs"}, ref["@attrs"])  # fmt: skip
+    fit = write_fit(config, tmp_path / "sharp.h5", "rbm/gp", bias=0.0, std=std)
+    tree = read_artifact(run_bma(config, ref_path, [fit], tmp_path / "bma.h5"))
+    expected = -0.5 * math.log(2 * math.pi * (std**2 + error**2))
+    np.testing.assert_allclose(tree["scores"]["mlpd"], [expected, expected], rtol=1e-12)
+    # a reference without /exact/error scores against the model's variance alone
+    plain = read_artifact(run_bma(config, write_reference(config, tmp_path / "r.h5", noise=noise),
+                                  [fit], tmp_path / "bma2.h5"))  # fmt: skip
+    np.testing.assert_allclose(plain["scores"]["mlpd"], -0.5 * math.log(2 * math.pi * std**2),
+                               rtol=1e-12)  # fmt: skip
 
 
 def write_vmc(config, folder, ansatz, offset):

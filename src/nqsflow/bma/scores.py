@@ -1,11 +1,14 @@
 """Scores of a predictive distribution against known exact values.
 
-A single model predicts N(mean, variance + obs_err^2) at each point: its
-predictive variance widened by the observational noise, as in the likelihood
-that set the BMA weights.  The model average predicts the *mixture*
-``sum_k w_k N(mean_k, var_k + obs_err^2)``: its log density is the log of the
-mixture density and its intervals are the mixture's central quantiles, not
-those of a Gaussian with the mixture's mean and variance.
+A single model predicts N(mean, variance + exact_err^2) at each point: its
+predictive variance widened by the one-sigma error of the exact value it is
+scored against (zero for a solver's value, the quoted error of a tabulated
+one).  The synthetic observation noise (``data.noise``) is no part of it: it
+blurs the observations the weights were fitted to, never the exact values.
+The model average predicts the *mixture* ``sum_k w_k N(mean_k, var_k +
+exact_err^2)``: its log density is the log of the mixture density and its
+intervals are the mixture's central quantiles, not those of a Gaussian with the
+mixture's mean and variance.
 """
 
 from __future__ import annotations
@@ -35,17 +38,18 @@ class Scores:
     coverage68: float = float("nan")
 
 
-def score(exact, mean, variance, observed_error=0.0) -> Scores:
-    """Scores of one Gaussian prediction ``mean``/``variance`` (shape ``(n,)``) against ``exact``.
+def score(exact, mean, variance, exact_error=0.0) -> Scores:
+    """Scores of one Gaussian prediction ``mean``/``variance`` (shape ``(n,)``) against ``exact``
+    known to ``exact_error`` (one sigma).
 
     NaN for every score when there are no points (with a warning).
     """
     mean = np.atleast_1d(np.asarray(mean, dtype=float)).ravel()
     variance = np.atleast_1d(np.asarray(variance, dtype=float)).ravel()
-    return score_mixture(exact, mean[None], variance[None], [1.0], observed_error)
+    return score_mixture(exact, mean[None], variance[None], [1.0], exact_error)
 
 
-def score_mixture(exact, means, variances, weights, observed_error=0.0) -> Scores:
+def score_mixture(exact, means, variances, weights, exact_error=0.0) -> Scores:
     """Scores of the mixture of ``M`` Gaussians (``means``, ``variances``: ``(M, n)``).
 
     ``weights`` ``(M,)`` sum to 1; the RMSE is that of the mixture mean.
@@ -56,7 +60,7 @@ def score_mixture(exact, means, variances, weights, observed_error=0.0) -> Score
     used = w > 0  # zero-weight models must not leak inf/NaN into the sums
     w, means = w[used], means[used]
     total = np.atleast_2d(np.asarray(variances, dtype=float))[used] + (
-        np.asarray(observed_error, dtype=float) ** 2
+        np.asarray(exact_error, dtype=float) ** 2
     )
     total = np.broadcast_to(total, means.shape)
     if exact.size == 0:

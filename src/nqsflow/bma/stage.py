@@ -4,8 +4,9 @@ Weights (``bma.weights``) are ``predictive`` (the likelihood of the test
 observations), ``evidence`` (the log evidence of each fit, every model must
 have one) or ``stacking`` (Yao et al. 2018, on the test observations).  The
 averaged prediction (mean; variance = within + between models) and every single
-model are scored on the target points against the exact values, the average
-as the mixture it is (:mod:`nqsflow.bma.scores`).  ``/weightings/<name>`` holds
+model are scored on the target points against the exact values (within the
+exact values' own error), the average as the mixture it is
+(:mod:`nqsflow.bma.scores`).  ``/weightings/<name>`` holds
 the weights every applicable weighting gives, for comparison; ``/prediction/
 p_positive`` the mixture's probability that the value is above zero (for a
 separation energy: that the nucleus is bound).  Where a model has no prediction
@@ -33,7 +34,7 @@ from nqsflow.bma.weights import (
     pointwise_log_densities,
 )
 from nqsflow.errors import ArtifactError, ConfigError
-from nqsflow.readers import read_fit, read_reference
+from nqsflow.readers import dataset, read_fit, read_reference
 
 SCHEMA = "nqsflow.bma/1"
 WEIGHTINGS = ("predictive", "evidence", "stacking")
@@ -63,6 +64,14 @@ def read_fits(fit_paths: Sequence[str | os.PathLike], points):
         np.array([f.mean for f in fits]), np.array([f.variance for f in fits]),
         np.array([f.loo_mean for f in fits]), np.array([f.loo_variance for f in fits]),
     )  # fmt: skip
+
+
+def exact_error(reference) -> np.ndarray:
+    """One-sigma error ``(n,)`` of the reference's exact values (``/exact/error``); zero
+    where the artifact has none (a solver's values need none)."""
+    if "error" not in reference.tree.get("exact", {}):
+        return np.zeros_like(reference.exact)
+    return dataset(reference.tree, reference.path, "exact/error").astype(float)
 
 
 def held_out_log_densities(role, observed, observed_error, means, variances, loo, names):
@@ -160,14 +169,14 @@ def run_bma(
         if w != "evidence" or np.all(np.isfinite(evidences))
     }
 
+    # the exact values are scored within their own error, not the observations' noise
+    exact_err = exact_error(reference)[target]
     scored = [
-        score(exact[target], m[target], v[target], observed_error[target])
+        score(exact[target], m[target], v[target], exact_err)
         for m, v in zip(means, variances, strict=True)
     ]
     scored.append(
-        score_mixture(
-            exact[target], means[:, target], variances[:, target], weights, observed_error[target]
-        )
+        score_mixture(exact[target], means[:, target], variances[:, target], weights, exact_err)
     )
     tree = {
         "points": points.tree(),
