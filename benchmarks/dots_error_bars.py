@@ -1,4 +1,4 @@
-"""Are the blocking error bars of many-electron runs honest?  Spread over seeds vs error bars.
+"""Are the error bars of many-electron runs honest?  Spread over seeds vs error bars.
 
 Six electrons at omega = 1, Slater x Pade-Jastrow at fixed, optimised
 parameters (alpha 0.967, beta unlike 0.572, like 0.282), production runs only,
@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--samples", type=int, default=100000)
     args = parser.parse_args()
-    print("| sampler | runs | mean E | std of E over runs | mean blocking error | ratio |")
+    print("| sampler | runs | mean E | std of E over runs | mean reported error | ratio |")
     print("|---|---|---|---|---|---|")
     for sampler in ("langevin", "metropolis"):
         results = [run(spec(sampler, seed, args.samples)) for seed in range(args.seeds)]

@@ -1,4 +1,4 @@
-"""Are the blocking error bars honest?  Spread of VMC energies over seeds vs their error bars.
+"""Are the error bars honest?  Spread of optimised VMC energies over seeds vs their error bars.
 
 The 2-electron dot with RBM(4) x Pade-Jastrow as in the default study (SR, 600
 steps, 400k production samples), 8 seeds at each omega.  A ratio near 1 means the

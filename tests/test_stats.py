@@ -1,11 +1,17 @@
-"""Automatic blocking against processes with a known variance of the mean."""
+"""Error bars of correlated means against processes with a known variance of the mean."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.signal import lfilter
 
-from nqsflow.stats import blocking_error
+from nqsflow.stats import (
+    autocovariance_sums,
+    blocking_error,
+    correlated_mean,
+    integrated_autocorrelation,
+)
 
 
 def _ar1(phi, n, rng):
@@ -40,3 +46,59 @@ def test_odd_lengths_and_constant_series():
     assert result.n == 1001 and np.isfinite(result.error)
     with pytest.raises(ValueError):
         blocking_error([1.0])
+
+
+def _ar1_chains(phi, rounds, walkers, rng):
+    """(rounds, walkers) stationary AR(1) chains x_t = phi x_{t-1} + N(0, 1)."""
+    start = rng.standard_normal(walkers) / np.sqrt(1 - phi**2)
+    noise = rng.standard_normal((rounds, walkers))
+    return lfilter([1.0], [1.0, -phi], noise, axis=0, zi=phi * start[None, :])[0]
+
+
+def _exact_error(phi, rounds, walkers):
+    # variance of the mean of W stationary AR(1) chains of length R:
+    # sum_{|t|<R} (1 - |t|/R) C(t) / (W R), C(t) = phi^|t| / (1 - phi^2)
+    t = np.arange(1 - rounds, rounds)
+    c = phi ** np.abs(t) / (1 - phi**2)
+    return np.sqrt(np.sum((1 - np.abs(t) / rounds) * c) / (walkers * rounds))
+
+
+@pytest.mark.parametrize("phi", [0.0, 0.5, 0.8])
+@pytest.mark.parametrize(("rounds", "walkers"), [(2**18, 1), (500, 500)])
+def test_ar1_integrated_autocorrelation_time_and_error(phi, rounds, walkers):
+    x = _ar1_chains(phi, rounds, walkers, np.random.default_rng(3))
+    result = correlated_mean(x)
+    tau = (1 + phi) / (1 - phi)  # of an infinite chain; these are >> tau long
+    # the estimate of tau scatters by sqrt(2 (2M + 1) / n) ~ 3 % at phi = 0.8
+    assert result.tau == pytest.approx(tau, rel=0.09)
+    assert result.error == pytest.approx(_exact_error(phi, rounds, walkers), rel=0.05)
+    assert result.ess == pytest.approx(x.size / result.tau)
+    assert result.mean == pytest.approx(x.mean(), abs=1e-15)
+    assert result.window >= 5.0 * result.tau - 2
+
+
+def test_chains_shorter_than_tau_still_get_the_variance_of_their_mean():
+    # 10 rounds of chains with tau = 19: the window cannot close, yet the variance of
+    # the mean of W independent chains is a sum over lags below R only
+    phi, rounds, walkers = 0.9, 10, 4000
+    result = correlated_mean(_ar1_chains(phi, rounds, walkers, np.random.default_rng(4)))
+    assert result.error == pytest.approx(_exact_error(phi, rounds, walkers), rel=0.04)
+    assert result.window == rounds - 1 and result.tau < 19
+
+
+def test_rank_sums_reduce_to_the_serial_estimate():
+    # what MPI ranks do: each sums its own walkers about the global mean, then one sum
+    x = _ar1_chains(0.6, 300, 90, np.random.default_rng(5))
+    whole = correlated_mean(x)
+    parts = sum(autocovariance_sums(x[:, k::3], whole.mean) for k in range(3))
+    split = integrated_autocorrelation(parts, x.shape[1], whole.mean)
+    assert split.error == pytest.approx(whole.error, rel=1e-12)
+    assert (split.tau, split.window) == pytest.approx((whole.tau, whole.window), rel=1e-12)
+
+
+def test_constant_chains_and_too_few_samples():
+    result = correlated_mean(np.full((50, 4), 2.5))
+    assert (result.error, result.variance, result.tau, result.ess) == (0.0, 0.0, 1.0, 200.0)
+    assert np.isfinite(correlated_mean(np.array([[1.0, 2.0]])).error)  # one round
+    with pytest.raises(ValueError):
+        correlated_mean(np.array([[1.0]]))

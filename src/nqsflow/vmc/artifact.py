@@ -25,7 +25,11 @@ def result_tree(result: VMCResult) -> dict[str, Any]:
                 "variance": result.variance,
                 "acceptance": result.acceptance,
                 "samples": result.samples,
-                "blocking_level": result.blocking_level,
+                # tau in rounds of moves_per_round moves; ess = samples / tau
+                "tau": result.tau,
+                "ess": result.ess,
+                "tau_window": result.tau_window,
+                "moves_per_round": result.moves_per_round,
             },
             "energy_series": result.energy_series,
         },
