@@ -8,7 +8,8 @@ self-consistent window (A. Sokal, "Monte Carlo methods in statistical
 mechanics", Cargese lectures 1996, sec. 3).  Every walker contributes to every
 lag, so tau is well determined even when each chain is only a few hundred rounds
 long, where blocking of the walker average has too few blocks to find its
-plateau.
+plateau; weighted as in the variance of the mean of finite chains, the error is
+right even for chains shorter than tau.
 
 :func:`blocking_error` is the automatic blocking method of M. Jonsson,
 Phys. Rev. E 98, 043304 (2018): the series is halved by pairwise averaging
@@ -46,10 +47,12 @@ class BlockingResult:
 class CorrelatedMean:
     """Mean of W Markov chains, its standard error and what the error rests on.
 
-    ``tau`` is the integrated autocorrelation time in steps of the chains
-    (rounds), ``ess`` = n / tau the effective number of independent samples,
-    ``window`` the lag at which the sum for tau stopped, ``variance`` the
-    variance of one sample; error = sqrt(variance / ess).
+    ``tau`` = n var(mean) / variance, in steps of the chains (rounds): the
+    integrated autocorrelation time for chains much longer than it, less for
+    chains too short to see all of it (their mean is less correlated).  ``ess`` =
+    n / tau the effective number of independent samples, ``window`` the lag at
+    which the sum stopped, ``variance`` that of one sample; error = sqrt(variance
+    / ess).
     """
 
     mean: float
