@@ -3,8 +3,8 @@
 For each N, omega and ansatz this writes a run spec, runs it as a user would
 (``mpiexec -n K python -m nqsflow.vmc SPEC --out OUT``), and prints one table
 row: the production energy with its blocking error, the published
-Slater-Jastrow VMC and fixed-node DMC energies (the package table
-``quantum-dots-2d.csv``), and the fraction of the VMC-to-DMC gap closed,
+Slater-Jastrow VMC and fixed-node DMC energies (the package's literature
+table), and the fraction of the VMC-to-DMC gap closed,
 (E_VMC,pub - E) / (E_VMC,pub - E_DMC).
 
 Usage: python benchmarks/dots_many_body.py --particles 6 12 --omegas 1 0.5 0.28 0.1 \\
@@ -15,18 +15,17 @@ from __future__ import annotations
 
 import argparse
 import copy
-import csv
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from importlib import resources
 from pathlib import Path
 
 import yaml
 
 from nqsflow.artifacts import read_artifact
+from nqsflow.data import load_table
 
 ANSATZE = {
     "slater-jastrow": [{"kind": "slater"}, {"kind": "pade_jastrow", "beta": 0.5}],
@@ -59,15 +58,14 @@ BASE = {
 
 
 def literature() -> dict[tuple[int, float, str], tuple[float, float]]:
-    """(N, omega, method) -> (energy, error); for two DMC sources, the lower energy."""
-    table = resources.files("nqsflow.data").joinpath("tables/quantum-dots-2d.csv")
-    lines = [line for line in table.read_text().splitlines() if not line.startswith("#")]
+    """(N, omega, method) -> (energy, error) of the many-electron rows; for two DMC sources,
+    the lower energy."""
     out: dict = {}
-    for row in csv.DictReader(lines):
-        key = (int(row["particles"]), float(row["omega"]), row["method"])
-        value = (float(row["energy"]), float(row["error"]))
-        if key not in out or value[0] < out[key][0]:
-            out[key] = value
+    for row in load_table():
+        if row.particles > 2:
+            key, value = (row.particles, row.omega, row.method), (row.energy, row.error)
+            if key not in out or value[0] < out[key][0]:
+                out[key] = value
     return out
 
 

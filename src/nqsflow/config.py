@@ -178,27 +178,50 @@ def load_runspec(path: str | os.PathLike) -> dict[str, Any]:
     return spec
 
 
-def point_name(omega: float) -> str:
-    """File-name-safe label of a trap frequency, e.g. ``omega0.35``."""
-    return f"omega{float(omega):g}"
+def point_name(omega: float, particles: int | None = None) -> str:
+    """File-name-safe label of a point: ``omega0.35``, or ``n6-omega0.35`` with particles."""
+    label = f"omega{float(omega):g}"
+    return label if particles is None else f"n{int(particles)}-{label}"
 
 
 @dataclass(frozen=True)
 class Point:
-    """One parameter point of the study."""
+    """One parameter point of the study (``particles`` when the study varies them)."""
 
     name: str
     omega: float
     role: str
+    particles: int | None = None
+
+
+def study_particles(config: Mapping[str, Any]) -> list[int] | None:
+    """The particle numbers of a study whose ``system.particles`` is a list, else ``None``."""
+    particles = config["system"]["particles"]
+    return [int(n) for n in particles] if isinstance(particles, list) else None
+
+
+def point_inputs(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """The names of a point's inputs: ``("omega",)``, or ``("particles", "omega")``."""
+    return ("omega",) if study_particles(config) is None else ("particles", "omega")
 
 
 def study_points(config: Mapping[str, Any]) -> list[Point]:
-    """All points of a study, sorted by omega (the design: :mod:`nqsflow.data.design`)."""
+    """All points of a study, sorted by particle number and omega (:mod:`nqsflow.data.design`).
+
+    With a list of particle numbers every number is paired with every omega of
+    the design, the pair taking the omega's role.
+    """
     from nqsflow.data.design import resolve_design
 
     design = resolve_design(config)
-    points = [Point(point_name(omega), omega, role) for role in ROLES for omega in design[role]]
-    return sorted(points, key=lambda p: p.omega)
+    numbers = study_particles(config) or [None]
+    points = [
+        Point(point_name(omega, n), omega, role, n)
+        for n in numbers
+        for role in ROLES
+        for omega in design[role]
+    ]
+    return sorted(points, key=lambda p: (p.particles or 0, p.omega))
 
 
 def point_by_name(config: Mapping[str, Any], name: str) -> Point:
@@ -222,7 +245,7 @@ def runspec_for(config: Mapping[str, Any], ansatz: str, point: str) -> dict[str,
     system = config["system"]
     return {
         "system": {
-            "particles": system["particles"],
+            "particles": p.particles or system["particles"],
             "dim": system["dim"],
             "omega": p.omega,
             "interaction": system["interaction"],

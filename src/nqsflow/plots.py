@@ -17,11 +17,14 @@ import numpy as np  # noqa: E402
 
 
 def optimization_traces(
-    traces: Mapping[str, Sequence[tuple[float, np.ndarray, float]]], path: str | os.PathLike
+    traces: Mapping[str, Sequence[tuple[float, np.ndarray, float]]],
+    path: str | os.PathLike,
+    reference: str = "exact",
 ) -> None:
     """One panel per ansatz: |E(step) - E_exact| for each point, on a log scale.
 
-    ``traces[ansatz]`` is a list of ``(omega, energy_per_step, exact_energy)``.
+    ``traces[ansatz]`` is a list of ``(omega, energy_per_step, exact_energy)``;
+    ``reference`` names what the exact energies are.
     """
     names = list(traces)
     fig, axes = plt.subplots(
@@ -38,7 +41,7 @@ def optimization_traces(
             ax.semilogy(error, color=colour, lw=0.8, label=f"{omega:g}")
         ax.set_title(name)
         ax.set_xlabel("optimisation step")
-    axes[0][0].set_ylabel(r"$|E - E_\mathrm{exact}|$")
+    axes[0][0].set_ylabel(rf"$|E - E_\mathrm{{{reference.split()[0]}}}|$")
     axes[0][-1].legend(title=r"$\omega$", fontsize=6, title_fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -54,22 +57,40 @@ def energies_with_band(
     roles: np.ndarray,
     path: str | os.PathLike,
     exact_curve: tuple[np.ndarray, np.ndarray] | None = None,
+    groups: Mapping[str, np.ndarray] | None = None,
+    reference: str = "exact",
 ) -> None:
     """E(omega): exact curve and BMA; below it, deviations from exact with the 2-sigma band.
 
     ``theory[ansatz] = (energy, error)`` are the raw VMC values at the points.
+    ``groups`` (``{title: boolean mask}``) draws one column per group of points,
+    e.g. per particle number; ``reference`` names what ``exact`` holds.
     """
-    order = np.argsort(omega)
-    omega, exact, bma_mean, bma_std, roles = (
-        a[order] for a in (omega, exact, bma_mean, bma_std, roles)
-    )
-    fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(6.4, 6.4), sharex=True, gridspec_kw={"height_ratios": [1, 1.3]}
-    )
-    if exact_curve is not None:
-        top.plot(*exact_curve, color="k", lw=1, label="exact")
+    groups = groups or {"": np.ones(omega.size, dtype=bool)}
+    fig, axes = plt.subplots(
+        2, len(groups), figsize=(6.4 * len(groups), 6.4), sharex="col", squeeze=False,
+        gridspec_kw={"height_ratios": [1, 1.3]},
+    )  # fmt: skip
+    for (title, mask), top, bottom in zip(groups.items(), axes[0], axes[1], strict=True):
+        idx = np.flatnonzero(mask)
+        idx = idx[np.argsort(omega[idx])]
+        _energy_panels(
+            top, bottom, omega[idx], exact[idx], bma_mean[idx], bma_std[idx],
+            {name: (np.asarray(e)[idx], np.asarray(de)[idx]) for name, (e, de) in theory.items()},
+            roles[idx], exact_curve if len(groups) == 1 else None, reference,
+        )  # fmt: skip
+        top.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _energy_panels(top, bottom, omega, exact, bma_mean, bma_std, theory, roles, curve, label):
+    if curve is not None:
+        top.plot(*curve, color="k", lw=1, label=label)
     else:
-        top.plot(omega, exact, color="k", lw=1, label="exact")
+        top.plot(omega, exact, "o-" if omega.size < 8 else "-", color="k", lw=1, ms=3,
+                 label=label)  # fmt: skip
     top.errorbar(omega, bma_mean, 2 * bma_std, fmt="o", ms=3, color="C3", label="BMA")
     top.set_ylabel(r"$E$ (a.u.)")
     top.legend()
@@ -81,7 +102,6 @@ def energies_with_band(
     )
     bottom.plot(omega, bma_mean - exact, "o-", color="C3", ms=3, lw=1)
     for k, (name, (energy, error)) in enumerate(theory.items()):
-        energy, error = np.asarray(energy)[order], np.asarray(error)[order]
         bottom.errorbar(
             omega, energy - exact, error, fmt="x", ms=4, color=f"C{k}", label=f"VMC {name}"
         )
@@ -92,11 +112,8 @@ def energies_with_band(
         )
     bottom.set_yscale("symlog", linthresh=1e-4)
     bottom.set_xlabel(r"trap frequency $\omega$")
-    bottom.set_ylabel(r"$E - E_\mathrm{exact}$")
+    bottom.set_ylabel(rf"$E - E_\mathrm{{{label.split()[0]}}}$")
     bottom.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def model_weights(names: Sequence[str], weights: np.ndarray, path: str | os.PathLike) -> None:

@@ -43,8 +43,8 @@ class Points:
         """The ``/points`` group of an artifact."""
         group = {ATTRS: {"inputs": list(self.inputs)}, "name": self.name, "x": self.x,
                  "role": self.role}  # fmt: skip
-        if self.inputs == ("omega",):
-            group["omega"] = self.x[:, 0]
+        if "omega" in self.inputs:
+            group["omega"] = self.x[:, self.inputs.index("omega")]
         return group
 
     def same_as(self, other: Points) -> bool:

@@ -12,7 +12,9 @@ Two forms of the ``design`` section:
 
 With ``data.source: table`` the candidates are the table's frequencies for the
 study's system (``omegas`` may pick some of them), and explicit lists must name
-table frequencies.
+table frequencies.  A study whose ``system.particles`` is a list pairs every
+particle number with every frequency (:func:`nqsflow.config.study_points`);
+with a table, each pair must be tabulated.
 """
 
 from __future__ import annotations
@@ -59,11 +61,20 @@ def resolve_design(config: Mapping[str, Any]) -> dict[str, list[float]]:
 
 
 def _table_omegas(config) -> list[float] | None:
+    """The table's frequencies for the system: for a list of particle numbers, those
+    tabulated for every one of them."""
     if config.get("data", {}).get("source", "exact") != "table":
         return None
+    from nqsflow.config import study_particles
     from nqsflow.data.table import table_rows
 
-    return [row.omega for row in table_rows(config)]
+    numbers = study_particles(config) or [None]
+    per_number = [[row.omega for row in table_rows(config, n)] for n in numbers]
+    return [w for w in per_number[0] if all(_tabulated(w, ws) for ws in per_number[1:])]
+
+
+def _tabulated(omega: float, table: list[float]) -> bool:
+    return any(math.isclose(omega, w, rel_tol=1e-9) for w in table)
 
 
 def _on_table(omega: float, table: list[float] | None, key: str) -> float:
@@ -74,7 +85,8 @@ def _on_table(omega: float, table: list[float] | None, key: str) -> float:
         if math.isclose(omega, w, rel_tol=1e-9):
             return w
     raise ConfigError(
-        f"key 'design.{key}': omega={omega:g} is not a frequency of the table "
+        f"key 'design.{key}': omega={omega:g} is not a frequency of the table for every "
+        "particle number of the study "
         f"(it has {', '.join(f'{w:g}' for w in table)})"
     )
 

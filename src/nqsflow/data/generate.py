@@ -6,14 +6,17 @@ every dataset of length ``n_points``:
 - ``/points/name`` (str), ``/points/x`` (float64, ``(n, k)``: the inputs named
   by the group's attribute ``inputs``), ``/points/role`` (str: train/test/target,
   and ``predict`` for points without an observation); a trap study (inputs
-  ``omega``, sorted by omega) also has ``/points/omega``
-  (:func:`~nqsflow.config.point_name` names);
+  ``omega``, sorted by omega; or ``particles, omega`` when ``system.particles``
+  is a list, sorted by both) also has ``/points/omega`` and, with several
+  particle numbers, ``/points/particles`` (:func:`~nqsflow.config.point_name`
+  names);
 - ``/exact/energy`` (hartree): with ``data.source: exact`` the two-body energy of
   :func:`~nqsflow.data.two_body_energy` (the non-interacting one when
   ``system.interaction`` is ``"none"``); with ``data.source: table`` the
   tabulated value.  ``/exact/error`` is its one-sigma error (0 for the solver),
   ``/exact/method`` and ``/exact/citation`` (str) say where each value comes
-  from; ``/exact/noninteracting`` is ``N * d * omega / 2``.  Attributes
+  from; ``/exact/noninteracting`` is the energy without interaction
+  (``N * d * omega / 2`` for bosons; electrons fill the levels once per spin).  Attributes
   ``source``, ``method`` and ``tolerance`` (float; 0 for analytic values);
 - ``/observations/energy`` (exact plus Gaussian noise of std ``data.noise``),
   ``/observations/energy_error`` (``sqrt(error^2 + noise^2)`` at every point).
@@ -36,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from nqsflow.artifacts import provenance, write_artifact
-from nqsflow.config import study_points
+from nqsflow.config import point_inputs, study_points
 from nqsflow.data import hard_sphere, two_body
 from nqsflow.data.chart import INPUTS, nuclear_chart
 from nqsflow.data.table import table_rows
@@ -67,12 +70,20 @@ def noise_rng(config: Mapping[str, Any]) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(int(seed)))
 
 
-def exact_values(config: Mapping[str, Any], omega: np.ndarray) -> dict[str, Any]:
-    """The ``/exact`` group at the frequencies ``omega`` (shape ``(n,)``), from the data source."""
+def exact_values(
+    config: Mapping[str, Any], omega: np.ndarray, particles: np.ndarray | None = None
+) -> dict[str, Any]:
+    """The ``/exact`` group at the frequencies ``omega`` (shape ``(n,)``), from the data source.
+
+    ``particles`` (shape ``(n,)``) gives each point's particle number in a study
+    that varies it; by default every point has ``system.particles``.
+    """
     system = config["system"]
     if config.get("data", {}).get("source", "exact") == "table":
-        rows = {row.omega: row for row in table_rows(config)}
-        picked = [rows[w] for w in omega.tolist()]  # the design holds table omegas exactly
+        numbers = [None] * omega.size if particles is None else [int(n) for n in particles]
+        rows = {n: {row.omega: row for row in table_rows(config, n)} for n in set(numbers)}
+        # the design holds table omegas exactly
+        picked = [rows[n][w] for n, w in zip(numbers, omega.tolist(), strict=True)]
         return {
             "@attrs": {
                 "source": "table",
@@ -84,6 +95,10 @@ def exact_values(config: Mapping[str, Any], omega: np.ndarray) -> dict[str, Any]
             "method": np.array([r.method for r in picked], dtype=str),
             "citation": np.array([r.citation for r in picked], dtype=str),
         }
+    if particles is not None:
+        raise ConfigError(
+            "key 'system.particles': a list of particle numbers needs data.source: table"
+        )
     if system["particles"] != 2:
         raise ConfigError(
             f"key 'system.particles': exact reference energies exist for 2 particles only, "
@@ -135,20 +150,25 @@ def generate_reference(
 
     points = study_points(config)
     omega = np.array([p.omega for p in points], dtype=np.float64)
-    exact = exact_values(config, omega)
+    inputs = point_inputs(config)
+    particles = (
+        np.array([p.particles for p in points], dtype=np.float64) if "particles" in inputs
+        else None
+    )  # fmt: skip
+    exact = exact_values(config, omega, particles)
     observed = exact["energy"] + noise * rng.standard_normal(omega.size)
-    system = config["system"]
-    exact["noninteracting"] = two_body.noninteracting_energy(
-        omega, system["particles"], int(system["dim"])
-    )
+    exact["noninteracting"] = noninteracting(config, omega, particles)
+    group = {
+        "@attrs": {"inputs": list(inputs)},
+        "name": np.array([p.name for p in points], dtype=str),
+        "x": omega[:, None] if particles is None else np.column_stack([particles, omega]),
+        "omega": omega,
+        "role": np.array([p.role for p in points], dtype=str),
+    }
+    if particles is not None:
+        group["particles"] = particles.astype(np.int64)
     return {
-        "points": {
-            "@attrs": {"inputs": ["omega"]},
-            "name": np.array([p.name for p in points], dtype=str),
-            "x": omega[:, None],
-            "omega": omega,
-            "role": np.array([p.role for p in points], dtype=str),
-        },
+        "points": group,
         "exact": exact,
         "observations": {
             "@attrs": {"observable": "energy", "unit": "hartree"},
@@ -156,6 +176,22 @@ def generate_reference(
             "energy_error": np.sqrt(exact["error"] ** 2 + noise**2),
         },
     }
+
+
+def noninteracting(config: Mapping[str, Any], omega: np.ndarray, particles=None) -> np.ndarray:
+    """The energy without interaction at each point: electrons of a Coulomb system fill
+    the oscillator levels once per spin, other particles all sit in the lowest."""
+    system = config["system"]
+    if system["interaction"] != "coulomb":
+        return two_body.noninteracting_energy(omega, system["particles"], int(system["dim"]))
+    from nqsflow.vmc.hamiltonians import build_hamiltonian
+
+    numbers = [system["particles"]] * omega.size if particles is None else particles.tolist()
+    return np.array([
+        build_hamiltonian({**system, "particles": int(n), "omega": float(w)})
+        .noninteracting_energy()
+        for n, w in zip(numbers, omega.tolist(), strict=True)
+    ])  # fmt: skip
 
 
 def mass_reference(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -92,28 +92,41 @@ def load_table(name: str = DEFAULT_TABLE) -> tuple[TableRow, ...]:
     return tuple(rows)
 
 
-def table_rows(config: Mapping[str, Any]) -> list[TableRow]:
+def table_rows(config: Mapping[str, Any], particles: int | None = None) -> list[TableRow]:
     """The rows of ``data.table`` that describe the study's system, sorted by omega.
 
-    A row matches on particles, dimension, interaction and ``data.m`` (default 0,
-    the ground state); :class:`ConfigError` if none does or two share an omega.
+    A row matches on particles (``particles``, else ``system.particles``),
+    dimension, interaction and ``data.m`` (default 0, the ground state), and on
+    ``data.method`` and ``data.citation`` (a case-insensitive part of it) when
+    given; :class:`ConfigError` if none does or two share an omega.
     """
     system = config["system"]
     data = config.get("data", {})
     m = int(data.get("m", 0))
+    n = system["particles"] if particles is None else particles
+    method, citation = data.get("method"), data.get("citation")
     rows = [
         r
         for r in load_table(str(data.get("table", DEFAULT_TABLE)))
-        if (r.particles, r.dim, r.interaction, r.m)
-        == (system["particles"], system["dim"], system["interaction"], m)
+        if (r.particles, r.dim, r.interaction, r.m) == (n, system["dim"], system["interaction"], m)
+        and (method is None or r.method == method)
+        and (citation is None or citation.lower() in r.citation.lower())
     ]
     if not rows:
+        picked = "".join(
+            f", {key} {value!r}" for key, value in (("method", method), ("citation", citation))
+            if value is not None
+        )  # fmt: skip
         raise ConfigError(
-            f"key 'data.table': no row for {system['particles']} particles, dim={system['dim']}, "
-            f"interaction {system['interaction']!r}, m={m}"
+            f"key 'data.table': no row for {n} particles, dim={system['dim']}, "
+            f"interaction {system['interaction']!r}, m={m}{picked}"
         )
     rows.sort(key=lambda r: r.omega)
     for a, b in zip(rows[:-1], rows[1:], strict=True):
         if math.isclose(a.omega, b.omega, rel_tol=1e-12):
-            raise ConfigError(f"key 'data.table': two rows at omega={a.omega:g} for this system")
+            raise ConfigError(
+                f"key 'data.table': two rows at omega={a.omega:g} for {n} particles "
+                f"({a.method}, {a.citation}; {b.method}, {b.citation}); pick one with "
+                "data.method or data.citation"
+            )
     return rows

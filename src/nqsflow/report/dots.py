@@ -17,21 +17,42 @@ FILES = (
 
 
 def collect_vmc(vmc_paths):
-    """VMC results grouped by ansatz: ``{ansatz: {omega: tree}}``.
+    """VMC results grouped by ansatz: ``{ansatz: {(particles, omega): tree}}``.
 
     The ansatz is the folder a VMC artifact sits in (``nqsflow.workflow.vmc_path``).
     """
-    grouped: dict[str, dict[float, dict]] = defaultdict(dict)
+    grouped: dict[str, dict[tuple[int, float], dict]] = defaultdict(dict)
     for path in vmc_paths:
         tree = read_artifact(path, schema="nqsflow.vmc")
-        omega = float(config_of(tree)["system"]["omega"])
-        grouped[Path(path).parent.name][omega] = tree
+        system = config_of(tree)["system"]
+        grouped[Path(path).parent.name][int(system["particles"]), float(system["omega"])] = tree
     return grouped
 
 
+def point_keys(config, points) -> list[tuple[int, float]]:
+    """``(particles, omega)`` of each point of the reference's ``/points`` group."""
+    omega = np.asarray(points["omega"], dtype=float)
+    if "particles" in points:
+        particles = np.asarray(points["particles"], dtype=int)
+    else:
+        particles = np.full(omega.size, int(config["system"]["particles"]))
+    return list(zip(particles.tolist(), omega.tolist(), strict=True))
+
+
+def reference_label(reference) -> str:
+    """What the reference energies are: ``exact``, or the table's methods (``dmc``)."""
+    exact = reference["exact"]
+    if exact.get(ATTRS, {}).get("source") != "table":
+        return "exact"
+    methods = sorted(set(np.asarray(exact.get("method", [])).astype(str).tolist()))
+    return " + ".join(m.upper() if m == "dmc" else m for m in methods) or "reference"
+
+
 def exact_curve(config, omega: np.ndarray, n: int = 60):
-    """Exact E(omega) on a dense grid spanning the study's points."""
+    """Exact E(omega) on a dense grid spanning the study's points (two particles only)."""
     system = config["system"]
+    if system["particles"] != 2:
+        return None
     grid = np.linspace(omega.min(), omega.max(), n)
     radius = system.get("radius") if system["interaction"] == "hard_sphere" else None
     values = [
@@ -64,25 +85,29 @@ def _fraction(value: float, points: int) -> str:
 def summary_markdown(config, reference, bma, vmc) -> str:
     """The text of ``summary.md``: points, VMC energies, weights, scores, provenance."""
     pts = reference["points"]
-    omega, roles = pts["omega"], pts["role"]
+    keys, roles = point_keys(config, pts), pts["role"]
+    several = "particles" in pts
     exact = reference["exact"]["energy"]
+    label = reference_label(reference)
     pred = bma["prediction"]
     std = np.sqrt(pred["variance"])
     ansatze = sorted(vmc)
     rows = []
-    for i, w in enumerate(omega):
+    for i, (n, w) in enumerate(keys):
         vmc_cells = []
         for a in ansatze:
-            est = vmc[a][float(w)]["estimate"][ATTRS]
+            est = vmc[a][n, w]["estimate"][ATTRS]
             vmc_cells.append(f"{est['energy']:.5f} ± {est['energy_error']:.5f}")
         rows.append(
-            [f"{w:g}", roles[i], f"{exact[i]:.6f}", *vmc_cells,
+            [*([n] if several else []), f"{w:g}", roles[i], f"{exact[i]:.6f}", *vmc_cells,
              f"{pred['mean'][i]:.5f} ± {std[i]:.5f}",
              f"{(pred['mean'][i] - exact[i]) / std[i]:+.2f}"]
-        )
+        )  # fmt: skip
     points_table = _table(
-        ["ω", "role", "exact", *[f"VMC {a}" for a in ansatze], "BMA", "(BMA − exact)/σ"], rows
-    )
+        [*(["N"] if several else []), "ω", "role", label, *[f"VMC {a}" for a in ansatze], "BMA",
+         f"(BMA − {label})/σ"],
+        rows,
+    )  # fmt: skip
     models = bma["models"]
     weighting = models.get(ATTRS, {}).get("weights", "predictive")
     label = _WEIGHTINGS.get(weighting, weighting)
@@ -115,10 +140,13 @@ def summary_markdown(config, reference, bma, vmc) -> str:
     )
     attrs = bma[ATTRS]
     system = config["system"]
+    particles = system["particles"]
+    if isinstance(particles, list):
+        particles = " and ".join(map(str, particles))
     return "\n\n".join(
         [
             f"# nqsflow study `{config['study']}`",
-            f"{system['particles']} particles in a {system['dim']}D harmonic trap, interaction "
+            f"{particles} particles in a {system['dim']}D harmonic trap, interaction "
             f"`{system['interaction']}`; ansätze {', '.join(f'`{a}`' for a in ansatze)}; "
             f"fits {', '.join(f'`{m}`' for m in config['fit']['methods'])}.",
             "## Energies at every point\n\n"
@@ -147,25 +175,35 @@ def write_report(config, reference_path, bma_path, fit_paths, vmc_paths, staging
         read_artifact(path, schema="nqsflow.fit")
     vmc = collect_vmc(vmc_paths)
     pts = reference["points"]
-    omega, exact = pts["omega"], reference["exact"]["energy"]
-    exact_at = dict(zip(omega.tolist(), exact.tolist(), strict=True))
+    keys = point_keys(config, pts)
+    omega, exact = np.asarray(pts["omega"], dtype=float), reference["exact"]["energy"]
+    label = reference_label(reference)
+    exact_at = dict(zip(keys, exact.tolist(), strict=True))
+    numbers = sorted({n for n, _ in keys})
     traces = {
-        a: [(w, t["optimization"]["energy"], exact_at[w]) for w, t in sorted(runs.items())]
+        f"{a}, N = {n}" if len(numbers) > 1 else a: [
+            (w, t["optimization"]["energy"], exact_at[m, w])
+            for (m, w), t in sorted(runs.items()) if m == n
+        ]
         for a, runs in sorted(vmc.items())
-    }
-    plots.optimization_traces(traces, staging / "optimization.png")
+        for n in numbers
+    }  # fmt: skip
+    plots.optimization_traces(traces, staging / "optimization.png", reference=label)
     theory = {
         a: (
-            np.array([runs[float(w)]["estimate"][ATTRS]["energy"] for w in omega]),
-            np.array([runs[float(w)]["estimate"][ATTRS]["energy_error"] for w in omega]),
+            np.array([runs[k]["estimate"][ATTRS]["energy"] for k in keys]),
+            np.array([runs[k]["estimate"][ATTRS]["energy_error"] for k in keys]),
         )
         for a, runs in sorted(vmc.items())
     }
     pred = bma["prediction"]
+    particles = np.array([n for n, _ in keys])
+    groups = {f"N = {n}": particles == n for n in numbers} if len(numbers) > 1 else None
     plots.energies_with_band(
         omega, exact, pred["mean"], np.sqrt(pred["variance"]), theory, pts["role"],
-        staging / "energies.png", exact_curve=exact_curve(config, omega),
-    )
+        staging / "energies.png", exact_curve=exact_curve(config, omega), groups=groups,
+        reference=label,
+    )  # fmt: skip
     plots.model_weights(
         list(bma["models"]["name"]), bma["models"]["weight"], staging / "weights.png"
     )
