@@ -125,9 +125,10 @@ def worker(args) -> None:
         comm = SerialComm()
     else:
         comm = world()
-    me = comm.rank if args.index is None else args.index
     if args.bind:
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[me % len(os.sched_getaffinity(0))]})
+        cpus = sorted(os.sched_getaffinity(0))
+        me = comm.rank if args.index is None else args.index
+        os.sched_setaffinity(0, {cpus[me % len(cpus)]})
     if args.barrier:
         line_up = _FileBarrier(args.barrier, args.index, args.count).wait
     else:
@@ -203,7 +204,8 @@ def steps_for(args, walkers: int) -> int:
 
 def run_mpi(args, ranks: int, walkers: int) -> dict:
     """One configuration under ``mpiexec -n ranks``; rank 0's JSON line."""
-    cmd = [*args.launcher.split(), "-n", str(ranks), *_worker_cmd(args, walkers, steps_for(args, walkers))]
+    steps = steps_for(args, walkers)
+    cmd = [*args.launcher.split(), "-n", str(ranks), *_worker_cmd(args, walkers, steps)]
     out = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=args.timeout)
     if out.returncode:
         sys.exit(f"mpi_scaling: {' '.join(cmd)} failed ({out.returncode}):\n{out.stderr[-3000:]}")
@@ -223,7 +225,7 @@ def run_independent(args, count: int, walkers: int) -> list[dict]:
             for i in range(count)
         ]
         outs = [p.communicate(timeout=args.timeout) for p in procs]
-    for p, (_, err) in zip(procs, outs):
+    for p, (_, err) in zip(procs, outs, strict=True):
         if p.returncode:
             sys.exit(f"mpi_scaling: an independent process failed ({p.returncode}):\n{err[-3000:]}")
     return [_last_json(o) for o, _ in outs]
