@@ -9,14 +9,13 @@ allocator to keep freed memory (see :func:`retain_freed_memory`).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 
 import numpy as np
 
 # glibc mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
 _MMAP_THRESHOLD = 32 << 20  # the largest glibc accepts: blocks below it come from the heap
-_TRIM_THRESHOLD = 1 << 30  # free memory the heap keeps before handing it back
+_TRIM_THRESHOLD = 256 << 20  # free memory the heap keeps before handing it back
 _TOP_PAD = 64 << 20  # extra grown with each heap extension, so growth is rare
 
 
@@ -26,14 +25,14 @@ def retain_freed_memory() -> bool:
     An SR step allocates and frees the same temporaries (the walkers' O and the
     ansatz's intermediates, a few MB) every step.  glibc's defaults unmap or trim
     most of them, so each step faulted its memory in afresh: 310 minor page faults
-    per step at 2000 walkers, 1190 at 8000 (a quarter of the step time), and page
-    faults are what many ranks on one machine, or a sandboxed kernel, serve
-    worst.  Returns whether the allocator took the setting (glibc only).
+    per step at 2000 walkers, 1190 at 8000 (a fifth to a quarter of the step
+    time on one rank); with many ranks the zeroing of fresh pages also competes
+    for the shared memory bandwidth.  Returns whether the allocator took the
+    setting (glibc only).
     """
-    name = ctypes.util.find_library("c")
-    try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError, TypeError):  # not glibc: leave the allocator be
+    try:  # the C library is in the process already: no search for it
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc: leave the allocator be
         return False
     return all(
         mallopt(param, value) == 1
