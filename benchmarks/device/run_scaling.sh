@@ -28,12 +28,12 @@ WORK=${SCALING_WORK:-400000}
 PREFIX=${SCALING_PREFIX:-/tmp/mpi}
 mkdir -p "$OUT"
 exec > >(tee "$OUT/log.txt") 2>&1  # the device returns at most 8 files: log + 2 per stage
-export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1
 start=$SECONDS
 
 echo "== machine"
 uname -a
-echo "cpus: $(nproc) usable, $(getconf _NPROCESSORS_ONLN) online"
+echo "cpus: $(nproc) usable, $(getconf _NPROCESSORS_ONLN) online"  # before OMP_NUM_THREADS=1
+export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1
 grep -m1 "model name" /proc/cpuinfo
 lscpu 2>/dev/null | grep -E "^(Thread|Core|Socket|NUMA node\(s\))" || true
 "$PY" -V
@@ -47,8 +47,25 @@ if [ -n "${SCALING_MPIEXEC:-}" ]; then
 else
     echo "== installing the mpich and mpi4py wheels into $PREFIX"
     ls .whl/mpich-*.whl .whl/mpi4py-*.whl || { echo "no wheels in .whl/: carry .whl"; exit 1; }
-    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-        --prefix "$PREFIX" .whl/mpich-*.whl .whl/mpi4py-*.whl || exit 1
+    if ! PIP_BREAK_SYSTEM_PACKAGES=1 "$PY" -m pip install -q --no-index --no-deps --no-compile \
+        --no-cache-dir --upgrade --prefix "$PREFIX" .whl/mpich-*.whl .whl/mpi4py-*.whl; then
+        echo "pip failed: unpacking the wheels by hand"  # into the layout pip makes
+        "$PY" - "$PREFIX" .whl/mpich-*.whl .whl/mpi4py-*.whl <<'PYTHON' || exit 1
+import os, sys, sysconfig, zipfile
+prefix, wheels = sys.argv[1], sys.argv[2:]
+site = sysconfig.get_path("purelib", vars={"base": prefix, "platbase": prefix})
+for wheel in wheels:
+    with zipfile.ZipFile(wheel) as z:
+        for name in (n for n in z.namelist() if not n.endswith("/")):
+            rest = name.partition(".data/data/")[2]
+            target = os.path.join(prefix, rest) if rest else os.path.join(site, name)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with z.open(name) as src, open(target, "wb") as dst:
+                dst.write(src.read())
+            if rest.startswith("bin/"):
+                os.chmod(target, 0o755)
+PYTHON
+    fi
     site=$(echo "$PREFIX"/lib/python3*/site-packages)
     export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
     export MPI4PY_LIBMPI=$PREFIX/lib/libmpi.so.12  # never the machine's own libmpi
