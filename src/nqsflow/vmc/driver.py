@@ -216,8 +216,11 @@ class VMC:
             self.local_energy_and_derivatives(state.params, x[i : i + CHUNK_SAMPLES])
             for i in range(0, x.shape[0], CHUNK_SAMPLES)
         ]
-        e_local = np.concatenate([e for e, _ in parts])
-        o = np.concatenate([d for _, d in parts])
+        if len(parts) == 1:  # one chunk, the usual case: no copy of O
+            ((e_local, o),) = parts
+        else:
+            e_local = np.concatenate([e for e, _ in parts])
+            o = np.concatenate([d for _, d in parts])
         e_grad = self._clipped(e_local) if self.clip > 0 else e_local
         n_params = o.shape[1]
         state, counts = self._take_move_counts(state)
