@@ -150,8 +150,9 @@ def summary_markdown(config, reference, bma, vmc) -> str:
             f"`{system['interaction']}`; ansätze {', '.join(f'`{a}`' for a in ansatze)}; "
             f"fits {', '.join(f'`{m}`' for m in config['fit']['methods'])}.",
             "## Energies at every point\n\n"
-            "VMC: production energy with its blocking error. BMA: averaged corrected "
-            "prediction ± its standard deviation (within + between models).\n\n" + points_table,
+            "VMC: production energy with its error from the autocorrelation time. BMA: "
+            "averaged corrected prediction ± its standard deviation (within + between "
+            "models).\n\n" + points_table,
             f"## Model weights ({label})\n\n" + weights_table,
             f"## Scores on the {n_target} {scores[ATTRS].get('points', 'target')} points\n\n"
             "RMSE of the mean against the exact energy (hartree); MLPD: mean log "
