@@ -221,5 +221,7 @@ def test_walker_streams_split_over_ranks_draw_the_same_numbers():
     first = whole.random(6)
     whole.state = saved
     np.testing.assert_array_equal(whole.random(6), first)
-    with pytest.raises(ValueError, match="block_size"):
+    from nqsflow.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="block_size"):  # a user's error: one line, no traceback
         WalkerStreams(7, walkers=5, block_size=2, rank=0)

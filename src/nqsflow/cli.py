@@ -43,4 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = importlib.import_module(f"nqsflow.{argv[0]}")
     if hasattr(module, "__path__"):  # a package: its CLI lives in __main__
         module = importlib.import_module(f"nqsflow.{argv[0]}.__main__")
+    # a stage's `entry` is what `python -m` runs (vmc: abort every MPI rank when one fails)
+    if hasattr(module, "entry"):
+        return int(module.entry(argv[1:]) or 0)
     return run_cli(module.main, argv[1:])

@@ -174,8 +174,20 @@ def load_slice(path: str | os.PathLike) -> dict[str, Any]:
 def load_runspec(path: str | os.PathLike) -> dict[str, Any]:
     """Load and validate a VMC run spec."""
     spec = load_yaml(path)
-    validate(spec, "runspec", str(path))
+    check_runspec(spec, str(path))
     return spec
+
+
+def check_runspec(spec: Mapping[str, Any], source: str = "run spec") -> None:
+    """Validate a run spec: its schema, then the rules between keys a schema cannot say."""
+    validate(spec, "runspec", source)
+    sampler = spec["sampler"]
+    walkers, block = sampler.get("walkers", 500), sampler.get("block_size")
+    if block is not None and walkers % block:
+        raise ConfigError(
+            f"{source}: key 'sampler.block_size': {block} does not divide sampler.walkers "
+            f"({walkers}, the walkers per rank); choose a divisor of it"
+        )
 
 
 def point_name(omega: float, particles: int | None = None) -> str:

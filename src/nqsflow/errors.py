@@ -30,3 +30,16 @@ class SchemaMismatchError(ArtifactError):
 
 class ConvergenceError(NqsflowError):
     """A numerical solver did not reach its requested tolerance."""
+
+
+class DivergenceError(NqsflowError):
+    """A run produced a non-finite (or exploding) energy, variance, gradient or parameter.
+
+    ``step`` is the 1-based optimisation step (0 for production), ``quantity``
+    what went wrong (``energy``, ``variance``, ``gradient``, ``parameters``).
+    """
+
+    def __init__(self, step: int, quantity: str, problem: str):
+        self.step, self.quantity, self.problem = step, quantity, problem
+        where = f"optimisation step {step}" if step > 0 else "production"
+        super().__init__(f"{where}: {problem}")

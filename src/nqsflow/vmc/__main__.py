@@ -12,6 +12,7 @@ import time
 
 from nqsflow.cli import run_cli
 from nqsflow.config import load_runspec
+from nqsflow.errors import DivergenceError
 from nqsflow.vmc.artifact import write_result
 from nqsflow.vmc.checkpoint import Checkpointer, checkpoint_path
 from nqsflow.vmc.driver import run
@@ -59,7 +60,20 @@ def main(argv=None) -> int:
         step = snapshot["shared"]["scalars"]["step"]
         print(f"resuming from {checkpointer.path} at step {step}", file=sys.stderr)
     checkpointer.install()
-    result = run(spec, comm=comm, callback=log, monitor=checkpointer, snapshot=snapshot)
+    try:
+        result = run(spec, comm=comm, callback=log, monitor=checkpointer, snapshot=snapshot)
+        if result is not None and comm.rank == 0:
+            write_result(args.out, spec, result, comm.size)
+    except DivergenceError as exc:
+        # every rank sees the same sums, so every rank stops here at the same step
+        kept = (
+            f"checkpoint {checkpointer.path} (the last good state) kept"
+            if checkpointer.path.exists()
+            else "no checkpoint yet"
+        )
+        raise DivergenceError(
+            exc.step, exc.quantity, f"{exc.problem}; {kept}; no {args.out} written"
+        ) from None
     if result is None:
         if comm.rank == 0:
             print(
@@ -69,7 +83,6 @@ def main(argv=None) -> int:
             )
         return INTERRUPTED
     if comm.rank == 0:
-        write_result(args.out, spec, result, comm.size)
         checkpointer.remove()
         print(
             f"E = {result.energy:.6f} +- {result.energy_error:.6f} (variance "

@@ -25,6 +25,7 @@ from threadpoolctl import threadpool_limits
 
 from nqsflow.stats import autocovariance_sums, integrated_autocorrelation
 from nqsflow.vmc.geometry import pair_vectors
+from nqsflow.vmc.guards import MAX_VARIANCE_RATIO, check_step
 from nqsflow.vmc.hamiltonians import HarmonicTrap, build_hamiltonian
 from nqsflow.vmc.observables import Densities
 from nqsflow.vmc.optimizers import build_optimizer
@@ -261,6 +262,7 @@ class VMC:
         callback: Callable | None = None,
         convergence: Mapping[str, float] | None = None,
         monitor=None,
+        max_variance_ratio: float = MAX_VARIANCE_RATIO,
     ) -> tuple[VMCState, bool]:
         """Continue the optimisation up to ``steps`` steps of ``samples`` draws each.
 
@@ -269,12 +271,19 @@ class VMC:
         mean energy of the last w steps differs from that of the w before by less
         than tol.  ``monitor.after_step(state)`` runs after every step
         (checkpoints); when it returns True the loop stops at once and the flag
-        returned is False (interrupted), else True.
+        returned is False (interrupted), else True.  A step with a non-finite
+        energy, variance, gradient or parameter, or a variance above
+        ``max_variance_ratio`` times the median of the earlier steps (0: no such
+        test), raises :class:`~nqsflow.errors.DivergenceError` before it is kept.
         """
         window = int(convergence.get("window", 20)) if convergence else 0
         while state.step < steps and state.converged_at < 0:
-            state, stats = self.step(state, samples)
+            with np.errstate(over="ignore", invalid="ignore"):  # check_step names the overflow
+                new, stats = self.step(state, samples)
             rows = state.history
+            check_step(state.step + 1, stats.energy, stats.variance, stats.gradient, new.params,
+                       rows["variance"], rows["energy"], max_variance_ratio)  # fmt: skip
+            state = new
             rows["energy"].append(stats.energy)
             rows["energy_error"].append(stats.energy_error)
             rows["variance"].append(stats.variance)
@@ -400,6 +409,7 @@ def _run(spec, comm, callback, monitor, snapshot) -> VMCResult | None:
         callback,
         opt.get("convergence"),
         monitor,
+        opt.get("max_variance_ratio", MAX_VARIANCE_RATIO),
     )
     if not finished:
         return None

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from nqsflow.errors import ConfigError
+
 
 class WalkerStreams:
     """Per-block generators for the ``walkers`` of one rank."""
 
     def __init__(self, seed: int, walkers: int, block_size: int, rank: int):
         if block_size < 1 or walkers % block_size:
-            raise ValueError(
-                f"sampler.block_size ({block_size}) must divide the walkers per rank ({walkers})"
+            raise ConfigError(
+                f"key 'sampler.block_size': {block_size} must divide the walkers per rank "
+                f"({walkers})"
             )
         self.block_size = block_size
         first = rank * (walkers // block_size)
