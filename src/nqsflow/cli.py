@@ -6,12 +6,16 @@ status 2; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import errno
 import sys
 from collections.abc import Callable, Sequence
 
 from nqsflow.errors import NqsflowError
 
 STAGES = ("data", "vmc", "theory", "fit", "bma", "report")
+# OSErrors that mean "the machine is out of something", not a bug: disk full, file
+# too big (RLIMIT_FSIZE), quota, read-only file system, permission
+_RESOURCE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES}
 
 
 def run_cli(main: Callable[[Sequence[str] | None], int | None], argv=None) -> int:
@@ -20,6 +24,16 @@ def run_cli(main: Callable[[Sequence[str] | None], int | None], argv=None) -> in
         return int(main(argv) or 0)
     except NqsflowError as exc:
         print(f"{_prog(main)}: error: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError as exc:  # a size the memory check did not foresee
+        print(f"{_prog(main)}: error: out of memory ({exc}); make the run smaller "
+              "(walkers, samples, particles, network widths)", file=sys.stderr)  # fmt: skip
+        return 2
+    except OSError as exc:  # a full disk, a file-size limit, a folder not writable
+        if exc.errno not in _RESOURCE_ERRNOS:
+            raise
+        print(f"{_prog(main)}: error: {exc.strerror} ({exc.filename or 'writing output'}); "
+              "nothing written under the final name", file=sys.stderr)  # fmt: skip
         return 2
     except KeyboardInterrupt:
         return 130

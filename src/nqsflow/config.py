@@ -93,6 +93,14 @@ def validate(document: Mapping[str, Any], kind: str, source: str = "config") -> 
     # oneOf failures hide the useful message in a sub-error: pick the deepest,
     # ignoring the branches whose 'kind' does not match.
     while error.context:
+        if isinstance(error.instance, dict) and "kind" not in error.instance and any(
+            e.validator == "required" and "'kind'" in e.message for e in error.context
+        ):
+            branches = error.validator_value if isinstance(error.validator_value, list) else []
+            kinds = sorted(
+                str(b.get("properties", {}).get("kind", {}).get("const")) for b in branches
+            )
+            raise ConfigError(f"{source}: key '{_key_path(error)}.kind': missing; one of {kinds}")
         branch = _matching_branch(error.context)
         if not branch:  # no branch has this kind
             kinds = sorted(e.validator_value for e in error.context if e.validator == "const")
@@ -178,9 +186,29 @@ def load_runspec(path: str | os.PathLike) -> dict[str, Any]:
     return spec
 
 
+# a real number beyond this, in oscillator units, is a typo (and overflows exp(-alpha r^2))
+MAX_REAL = 1e10
+
+
+def _numbers(node, path=()):
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            yield from _numbers(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _numbers(value, (*path, i))
+    elif isinstance(node, float):
+        yield ".".join(map(str, path)), node
+
+
 def check_runspec(spec: Mapping[str, Any], source: str = "run spec") -> None:
     """Validate a run spec: its schema, then the rules between keys a schema cannot say."""
     validate(spec, "runspec", source)
+    for key, value in _numbers(spec):
+        if not abs(value) <= MAX_REAL:  # also nan and inf, which YAML can spell
+            raise ConfigError(
+                f"{source}: key '{key}': {value!r} is not a finite number of at most {MAX_REAL:g}"
+            )
     sampler = spec["sampler"]
     walkers, block = sampler.get("walkers", 500), sampler.get("block_size")
     if block is not None and walkers % block:
@@ -188,6 +216,82 @@ def check_runspec(spec: Mapping[str, Any], source: str = "run spec") -> None:
             f"{source}: key 'sampler.block_size': {block} does not divide sampler.walkers "
             f"({walkers}, the walkers per rank); choose a divisor of it"
         )
+
+
+def run_bytes(spec: Mapping[str, Any], ranks: int = 1) -> float:
+    """A rough upper estimate of one rank's memory for a run spec, in bytes.
+
+    Positions and pair vectors of the walkers and of one step's samples, their
+    parameter derivatives O (P per sample; P guessed as particles x dim x the
+    ansatz's widths), the SR matrix, and the per-sample production energies.
+    """
+    system, sampler, optimizer = spec["system"], spec["sampler"], spec["optimizer"]
+    n, d = system["particles"], system["dim"]
+    walkers = sampler.get("walkers", 500)
+    samples = max(-(-optimizer.get("samples", 2000) // ranks), walkers)
+    width = 1
+    for factor in spec["ansatz"]:
+        for value in factor.values():
+            if isinstance(value, bool):
+                continue
+            if isinstance(value, int):
+                width += value
+            elif isinstance(value, list):
+                width += sum(v for v in value if isinstance(v, int))
+    params = n * d * width
+    per_sample = n * d + n * n * d + params
+    metric = params * params if optimizer["kind"] == "sr" else 0
+    production = -(-spec["production"]["samples"] // ranks)
+    return 8.0 * (
+        4 * walkers * per_sample + samples * per_sample + metric + production
+        + 4 * spec["production"].get("bins", 100)
+    )
+
+
+def _sizes(spec) -> list[tuple[str, list]]:
+    # the keys run_bytes grows with, and where each sits in the spec
+    keys = [("system.particles", ["system", "particles"]),
+            ("sampler.walkers", ["sampler", "walkers"]),
+            ("optimizer.samples", ["optimizer", "samples"]),
+            ("production.samples", ["production", "samples"]),
+            ("production.bins", ["production", "bins"])]  # fmt: skip
+    for i, factor in enumerate(spec["ansatz"]):
+        for key, value in factor.items():
+            if isinstance(value, (int, list)) and not isinstance(value, bool):
+                keys.append((f"ansatz.{i}.{key}", ["ansatz", i, key]))
+    return keys
+
+
+def check_memory(
+    spec: Mapping[str, Any], ranks: int = 1, available: float | None = None,
+    source: str = "run spec",
+) -> None:  # fmt: skip
+    """Refuse a run that cannot fit in memory (default: this machine's), naming the key.
+
+    The key named is the one whose reduction to 1 shrinks :func:`run_bytes` the most.
+    """
+    if available is None:
+        available = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    need = run_bytes(spec, ranks)
+    if need <= available:
+        return
+    import copy
+
+    best, smallest = None, need
+    for key, where in _sizes(spec):
+        trial = copy.deepcopy(dict(spec))
+        node = trial
+        for part in where[:-1]:
+            node = node[part]
+        if where[-1] not in node:
+            continue
+        node[where[-1]] = [1] if isinstance(node[where[-1]], list) else 1
+        if run_bytes(trial, ranks) < smallest:
+            best, smallest = key, run_bytes(trial, ranks)
+    raise ConfigError(
+        f"{source}: key '{best}': the run needs about {need / 2**30:.3g} GiB per rank, more "
+        f"than the {available / 2**30:.3g} GiB of this machine; make it smaller"
+    )
 
 
 def point_name(omega: float, particles: int | None = None) -> str:

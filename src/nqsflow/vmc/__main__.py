@@ -11,7 +11,7 @@ import sys
 import time
 
 from nqsflow.cli import run_cli
-from nqsflow.config import load_runspec
+from nqsflow.config import check_memory, load_runspec
 from nqsflow.errors import DivergenceError
 from nqsflow.vmc.artifact import write_result
 from nqsflow.vmc.checkpoint import Checkpointer, checkpoint_path
@@ -41,6 +41,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     comm = world()
     spec = load_runspec(args.runspec)
+    check_memory(spec, comm.size, source=args.runspec)
     start = time.perf_counter()
 
     def log(step, stats):

@@ -79,7 +79,7 @@ def write_result(
     for name in ("energy", "energy_error", "variance"):
         value = getattr(result, name)
         if not np.isfinite(value):
-            raise DivergenceError(0, name, f"the {name} is {value}; no artifact written")
+            raise DivergenceError(0, name, f"the {name} is {value}")
     attrs = provenance(SCHEMA, resolved_runspec(spec), seed=spec["seed"], mpi_ranks=mpi_ranks)
     write_artifact(path, result_tree(result), attrs)
 
