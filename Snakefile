@@ -32,6 +32,18 @@ wildcard_constraints:
     part=wf.wildcard_pattern(wf.slice_names(config)),
 
 
+# `snakemake --report report.html`: this page, then the report files of the study
+report: "workflow/report/workflow.rst"
+
+
+onsuccess:
+    print(wf.success_message(config), file=sys.stderr)
+
+
+onerror:
+    print(wf.error_message(config, log), file=sys.stderr)
+
+
 rule all:
     input:
         wf.report_paths(config),

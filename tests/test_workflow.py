@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -48,11 +49,41 @@ def _snakemake(workdir: Path, *args: str, config: dict | None = None):
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
 
 
+def _jobs(dry_run_text: str) -> list[dict[str, str]]:
+    """The jobs of a dry run's listing: ``{"rule", "log", "benchmark", "resources"}``."""
+    jobs = []
+    for block in re.split(r"^(?:local)?rule ", dry_run_text, flags=re.M)[1:]:
+        job = {"rule": block.split(":", 1)[0]}
+        for key in ("log", "benchmark", "resources"):
+            found = re.search(rf"^\s+{key}: (.+)$", block, re.M)
+            if found:
+                job[key] = found.group(1)
+        jobs.append(job)
+    return jobs
+
+
 def test_dry_run_lists_every_stage(tmp_path):
     proc = _snakemake(tmp_path, "-n")
     assert proc.returncode == 0, proc.stderr
     for rule in ("generate", "vmc", "theory", "fit", "bma", "report"):
         assert f"rule {rule}:" in proc.stdout, rule
+
+    # every job has its log; every job that works its benchmark, wall time and memory
+    from nqsflow import workflow as wf
+
+    for job in _jobs(proc.stdout):
+        if job["rule"] == "all":
+            continue
+        assert job.get("log", "").startswith("logs/tiny/"), job
+        if job["rule"] in ("stage_config", "runspec"):  # local bookkeeping
+            continue
+        assert job["benchmark"].startswith("results/tiny/benchmarks/"), job
+        resources = dict(item.split("=", 1) for item in job["resources"].split(", "))
+        assert int(resources["runtime"]) >= wf.MIN_RUNTIME, job
+        assert int(resources["mem_mb"]) >= wf.BASE_MEM_MB, job
+        if job["rule"] == "vmc":
+            ranks = TINY["vmc"]["tasks"]
+            assert int(resources["mem_mb_per_cpu"]) * ranks == int(resources["mem_mb"]), job
 
 
 def test_invalid_config_is_refused_in_one_line_before_any_work(tmp_path):
@@ -68,16 +99,23 @@ def test_invalid_config_is_refused_in_one_line_before_any_work(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-@pytest.mark.slow
-def test_whole_study_runs_end_to_end(tmp_path):
+@pytest.fixture(scope="module")
+def tiny_study(tmp_path_factory):
+    """The TINY study run once through Snakemake: ``(folder, completed process)``."""
+    workdir = tmp_path_factory.mktemp("tiny")
     start = time.perf_counter()
-    proc = _snakemake(tmp_path)
+    proc = _snakemake(workdir)
     elapsed = time.perf_counter() - start
     assert proc.returncode == 0, proc.stderr[-3000:]
     # a bound against a hang, not a benchmark: with other jobs holding a load of 6 on
     # 2 cores this study took 152 s before the theory stage existed and 190 s after
     assert elapsed < 300
+    return workdir, proc
 
+
+@pytest.mark.slow
+def test_whole_study_runs_end_to_end(tiny_study):
+    tmp_path, _ = tiny_study
     study = tmp_path / "results" / "tiny"
     reference = read_artifact(study / "data" / "reference.h5", schema="nqsflow.data/1")
     assert list(reference["points"]["role"]) == [
@@ -114,6 +152,50 @@ def test_whole_study_runs_end_to_end(tmp_path):
 
     again = _snakemake(tmp_path, "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.slow
+def test_every_job_has_its_log_and_benchmark_and_the_end_says_where_results_are(tiny_study):
+    tmp_path, proc = tiny_study
+    logs, benchmarks = tmp_path / "logs" / "tiny", tmp_path / "results" / "tiny" / "benchmarks"
+    jobs = ["generate", "bma", "report", "vmc/rbm/omega0.3", "vmc/gauss-pade/omega1",
+            "theory/rbm", "fit/gauss-pade/gp", "fit/rbm/ridge"]  # fmt: skip
+    for job in jobs:
+        assert (logs / f"{job}.log").is_file(), job
+        header, row = (benchmarks / f"{job}.tsv").read_text().splitlines()
+        measured = dict(zip(header.split("\t"), row.split("\t"), strict=True))
+        assert float(measured["s"]) > 0 and float(measured["max_rss"]) > 0, (job, measured)
+    assert (logs / "config" / "generate.log").read_text().startswith("wrote ")
+    assert (logs / "vmc" / "rbm" / "omega0.3.runspec.log").is_file()
+    # the end of the run says where the results are (onsuccess)
+    assert "nqsflow: study 'tiny' done." in proc.stderr
+    assert "report:     results/tiny/report/" in proc.stderr
+    assert "snakemake --report report.html" in proc.stderr
+
+
+@pytest.mark.slow
+def test_snakemake_report_holds_the_figures_and_the_summary(tiny_study):
+    """`snakemake --report report.html`: one self-contained page with every report file
+    (embedded as base64 data), its category and its caption."""
+    import base64
+
+    from nqsflow.report import report_files
+    from nqsflow.workflow import REPORT_CATEGORIES
+
+    tmp_path, _ = tiny_study
+    html_path = tmp_path / "report.html"
+    proc = _snakemake(tmp_path, "--report", str(html_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    html = html_path.read_text()
+    report = tmp_path / "results" / "tiny" / "report"
+    for name in report_files(TINY):
+        assert f"Adding {name}" in proc.stderr, name
+        data = base64.b64encode((report / name).read_bytes()).decode()
+        assert data in html, f"{name} is not embedded in the report"
+    for category in REPORT_CATEGORIES["dots"].values():
+        assert f'"{category}"' in html, category
+    # a caption (reST, rendered) and the workflow description with the study's name
+    assert "standardised error" in html and "nqsflow study" in html
 
 
 @pytest.mark.slow

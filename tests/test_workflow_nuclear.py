@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import re
 import time
@@ -68,6 +69,19 @@ def test_small_mass_study_and_its_reruns(tmp_path):
     assert "| **BMA** |" in summary and "## Two-neutron drip line" in summary
     for name in ("residuals.png", "bound.png", "weights.png"):
         assert (study / "report" / name).stat().st_size > 0
+    assert (study / "benchmarks" / "fit" / "ld" / "gp.tsv").is_file()
+
+    # Snakemake's report: one page holding the nuclear report's files by category
+    html_path = tmp_path / "report.html"
+    report = _snakemake(tmp_path, "--report", str(html_path), config=SMALL)
+    assert report.returncode == 0, report.stderr[-2000:]
+    html = html_path.read_text()
+    for name in ("summary.md", "residuals.png", "bound.png", "weights.png"):
+        data = base64.b64encode((study / "report" / name).read_bytes()).decode()
+        assert data in html, f"{name} is not embedded in the report"
+    for category in ("1. Summary", "2. Mass residuals", "3. Drip line", "4. Model averaging"):
+        assert f'"{category}"' in html, category
+    assert "drip line" in html
 
     # a BMA key reruns the BMA and the report only
     changed = copy.deepcopy(SMALL)

@@ -161,3 +161,199 @@ def write_yaml(path: str | os.PathLike, data: Mapping[str, Any]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# --- logs, benchmarks, resources and the Snakemake report -------------------------------
+
+# Slow ansatz families: a local energy costs several times a Slater-Jastrow one
+# (README, "Speed on one core": the neural Jastrow 5x, the backflow 3.6x at N = 6).
+SLOW_FACTORS = {"neural_jastrow": 5.0, "slater_backflow": 4.0}
+# Seconds per sample and particle squared on one rank, optimisation steps included:
+# the dots-many study (80 SR steps of 2000 samples, 1e5 production samples, 2 ranks
+# of a shared 2-core machine) took 1.0e-6 (N = 12) to 1.5e-6 (N = 6) with
+# Slater x Pade, 4.7 times that with the neural Jastrow; the 2-electron dot 3e-7.
+SECONDS_PER_SAMPLE_N2 = 1.5e-6
+SAFETY = 3.0  # wall time asked for over the estimate: shared nodes, slow file systems
+MIN_RUNTIME = 10  # minutes: below this a batch job gains nothing in the queue
+BASE_MEM_MB = 1000  # Python, numpy, h5py, matplotlib and MPI of one process
+
+
+def log_path(config, name: str) -> str:
+    """``logs/{study}/{name}.log``: a job's standard error."""
+    return f"logs/{config['study']}/{name}.log"
+
+
+def benchmark_path(config, name: str) -> str:
+    """``results/{study}/benchmarks/{name}.tsv``: a job's wall time and memory as
+    Snakemake measures them (``benchmark:``)."""
+    return f"{study_dir(config)}/benchmarks/{name}.tsv"
+
+
+def _minutes(seconds: float, attempt: int = 1) -> int:
+    """A wall-time limit in whole minutes for a job estimated at ``seconds``; each retry
+    (``attempt``) asks for that much again."""
+    import math
+
+    return max(MIN_RUNTIME, math.ceil(SAFETY * seconds / 60)) * max(1, int(attempt))
+
+
+def vmc_resources(config, ansatz: str, point: str, attempt: int = 1) -> dict[str, int]:
+    """``runtime`` (minutes), ``mem_mb`` (the job) and ``mem_mb_per_cpu`` (one rank) of
+    one VMC run, from its run spec: the samples of every optimisation step and of the
+    production over the ranks, times a cost per sample growing as N^2.
+
+    SLURM reads ``mem_mb_per_cpu`` before ``mem_mb`` (one CPU per rank); Snakemake's
+    local scheduler reads ``mem_mb``.  A retry after the wall-time limit (the run
+    resumes from its checkpoint) gets ``attempt`` times the time.
+    """
+    import math
+
+    from nqsflow.config import runspec_for
+
+    spec = runspec_for(config, ansatz, point)
+    ranks = int(config["vmc"].get("tasks", 1))
+    n = int(spec["system"]["particles"])
+    sampler, opt = spec["sampler"], spec["optimizer"]
+    walkers = int(sampler.get("walkers", 1000))
+    samples = (
+        int(opt.get("steps", 0)) * int(opt.get("samples", 2000))
+        + int(spec["production"]["samples"])
+        + int(sampler.get("burn_in", 0)) * walkers * ranks
+    )
+    slow = max([SLOW_FACTORS.get(f["kind"], 1.0) for f in spec["ansatz"]], default=1.0)
+    seconds = 30 + samples * SECONDS_PER_SAMPLE_N2 * n * n * slow / ranks
+    # per rank: positions and intermediates of the walkers, the production's local
+    # energies of this rank (8 bytes each, a few copies)
+    per_rank = (BASE_MEM_MB
+                + math.ceil(32 * spec["production"]["samples"] / ranks / 1e6)
+                + math.ceil(walkers * n * n * 8 * 64 / 1e6))  # fmt: skip
+    return {"runtime": _minutes(seconds, attempt), "mem_mb": per_rank * ranks,
+            "mem_mb_per_cpu": per_rank}  # fmt: skip
+
+
+def study_size(config) -> int:
+    """The number of points of the study (an upper bound for a mass study: at most 75
+    nuclei with a two-neutron separation energy per element of its Z range)."""
+    from nqsflow.config import is_mass_study
+
+    if is_mass_study(config):
+        z = config["data"].get("Z", {})
+        return 75 * (int(z.get("max", 118)) - int(z.get("min", 1)) + 1)
+    return len(study_points(config))
+
+
+def fit_resources(config, method: str, attempt: int = 1) -> dict[str, int]:
+    """``runtime`` and ``mem_mb`` of one fit: a GP's hyper-parameter search costs
+    (train points)^3 per evaluation, its predictions (points) x (train points) of
+    memory; the linear methods are cheap."""
+    import math
+
+    spec = config["fit"]["methods"][method]
+    n = study_size(config)
+    seconds, mem = 30.0, BASE_MEM_MB
+    if spec.get("kind") == "gp":
+        m = min(n, int(spec.get("max_train") or n))
+        seconds += (int(spec.get("restarts", 4)) + 1) * 60 * (m / 1000) ** 3
+        mem += math.ceil(8 * (10 * m * m + 4 * n * m) / 1e6)
+    return {"runtime": _minutes(seconds, attempt), "mem_mb": mem}
+
+
+def stage_resources(config, stage: str, attempt: int = 1) -> dict[str, int]:
+    """``runtime`` and ``mem_mb`` of a generate, theory, bma or report job: seconds to a
+    few minutes, growing with the points of the study (the BMA with every model)."""
+    import math
+
+    from nqsflow.config import is_mass_study
+
+    n = study_size(config)
+    models = len(theory_names(config)) * len(config["fit"]["methods"])
+    # the trap studies' exact energies: a radial eigen-solve per point
+    solve = 0.01 if is_mass_study(config) else 0.5
+    per_point = {"generate": solve, "theory": 0.01, "bma": 0.01 * models, "report": 0.01}
+    if stage not in per_point:
+        raise ValueError(f"no stage {stage!r}; use one of {sorted(per_point)}")
+    mem = BASE_MEM_MB + math.ceil(8 * 16 * n * max(models, 1) / 1e6)
+    return {"runtime": _minutes(60 + per_point[stage] * n, attempt), "mem_mb": mem}
+
+
+# The Snakemake report (`snakemake --report`): each file of the study's report
+# (nqsflow.report.report_files) with its category and its caption, a reST file
+# under workflow/report/<kind>/.
+REPORT_CATEGORIES = {
+    "dots": {
+        "summary.md": "1. Summary",
+        "energies.png": "2. Energies",
+        "optimization.png": "3. VMC optimisation",
+        "weights.png": "4. Model averaging",
+        "calibration.png": "4. Model averaging",
+    },
+    "nuclear": {
+        "summary.md": "1. Summary",
+        "residuals.png": "2. Mass residuals",
+        "bound.png": "3. Drip line",
+        "weights.png": "4. Model averaging",
+    },
+}
+
+
+def report_kind(config) -> str:
+    """``nuclear`` for a study of nuclear masses, else ``dots`` (trap studies)."""
+    from nqsflow.config import is_mass_study
+
+    return "nuclear" if is_mass_study(config) else "dots"
+
+
+def report_items(config) -> list[tuple[str, dict[str, str]]]:
+    """``(path, {"caption", "category"})`` for every file of :func:`report_paths`; the
+    caption is relative to ``workflow/report``."""
+    kind = report_kind(config)
+    items = []
+    for path in report_paths(config):
+        name = Path(path).name
+        items.append((path, {"caption": f"{kind}/{Path(name).stem}.rst",
+                             "category": REPORT_CATEGORIES[kind][name]}))  # fmt: skip
+    return items
+
+
+def write_log(path: str | os.PathLike, line: str) -> None:
+    """Write one line as the log of a local ``run:`` job."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(line + "\n")
+
+
+def success_message(config) -> str:
+    """What ``onsuccess`` prints: where the study's results, logs and benchmarks are,
+    and how to make the one-file HTML report."""
+    return "\n".join([
+        f"nqsflow: study {config['study']!r} done.",
+        f"  report:     {study_dir(config)}/report/ (summary.md and the figures)",
+        f"  artifacts:  {study_dir(config)}/ (HDF5, one folder per stage)",
+        f"  benchmarks: {study_dir(config)}/benchmarks/ (time and memory of every job)",
+        f"  logs:       logs/{config['study']}/",
+        "  one HTML file of the results: snakemake --report report.html"
+        " (with the same --configfile)",
+    ])  # fmt: skip
+
+
+def failed_logs(snakemake_log) -> list[str]:
+    """The logs of the failed jobs, as Snakemake's own log of the run (a path, or a list
+    of paths as ``onerror`` gets it) names them."""
+    import re
+
+    paths = [snakemake_log] if isinstance(snakemake_log, (str, os.PathLike)) else snakemake_log
+    text = "".join(Path(p).read_text(errors="replace") for p in paths or () if Path(p).is_file())
+    found = re.findall(r"^\s*log: (.+?) \(check log file\(s\) for error details\)", text, re.M)
+    return list(dict.fromkeys(path for line in found for path in line.split(", ")))
+
+
+def error_message(config, snakemake_log=None) -> str:
+    """What ``onerror`` prints: the logs of the failed jobs (from Snakemake's log of the
+    run, ``snakemake_log``) and where every job's log is."""
+    failed = failed_logs(snakemake_log)
+    return "\n".join([
+        f"nqsflow: study {config['study']!r} stopped on an error.",
+        *(f"  failed job's log: {path}" for path in failed),
+        f"  every job's standard error is under logs/{config['study']}/; finished artifacts"
+        " are kept, and the same command continues from them.",
+    ])  # fmt: skip

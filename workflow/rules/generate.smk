@@ -9,8 +9,11 @@ rule stage_config:
         f"{STUDY}/config/{{part}}.yaml",
     params:
         part=lambda wc: wf.stage_slice(config, wc.part),
+    log:
+        wf.log_path(config, "config/{part}"),
     run:
         wf.write_yaml(output[0], params.part)
+        wf.write_log(log[0], f"wrote {output[0]}")
 
 
 rule generate:
@@ -19,6 +22,11 @@ rule generate:
     output:
         wf.reference_path(config),
     log:
-        f"logs/{config['study']}/generate.log",
+        wf.log_path(config, "generate"),
+    benchmark:
+        wf.benchmark_path(config, "generate")
+    resources:
+        runtime=lambda wc, attempt: wf.stage_resources(config, "generate", attempt)["runtime"],
+        mem_mb=wf.stage_resources(config, "generate")["mem_mb"],
     shell:
         f"{PYTHON} -m nqsflow.data {{input}} --out {{output}} 2> {{log}}"

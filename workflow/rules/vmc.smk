@@ -13,8 +13,11 @@ rule runspec:
         wf.vmc_path(config, "{ansatz}", "{point}", suffix="yaml"),
     params:
         spec=lambda wc: runspec_for(config, wc.ansatz, wc.point),
+    log:
+        wf.log_path(config, "vmc/{ansatz}/{point}.runspec"),
     run:
         wf.write_yaml(output[0], params.spec)
+        wf.write_log(log[0], f"wrote {output[0]}")
 
 
 rule vmc:
@@ -23,11 +26,22 @@ rule vmc:
     output:
         wf.vmc_path(config, "{ansatz}", "{point}"),
     log:
-        f"logs/{config['study']}/vmc/{{ansatz}}/{{point}}.log",
+        wf.log_path(config, "vmc/{ansatz}/{point}"),
+    benchmark:
+        wf.benchmark_path(config, "vmc/{ansatz}/{point}")
     threads: config["vmc"].get("tasks", 1)
     resources:
         mpi=MPIEXEC,
         tasks=config["vmc"].get("tasks", 1),
+        # wall time and memory from the run's samples and particles (a retry after the
+        # wall-time limit resumes from the checkpoint with twice the time)
+        runtime=lambda wc, attempt: wf.vmc_resources(config, wc.ansatz, wc.point, attempt)[
+            "runtime"
+        ],
+        mem_mb=lambda wc: wf.vmc_resources(config, wc.ansatz, wc.point)["mem_mb"],
+        mem_mb_per_cpu=lambda wc: wf.vmc_resources(config, wc.ansatz, wc.point)[
+            "mem_mb_per_cpu"
+        ],
     shell:
         f"{{resources.mpi}} -n {{resources.tasks}} {PYTHON} -m nqsflow.vmc {{input}}"
         " --out {output} 2> {log}"
