@@ -57,6 +57,10 @@ def load_table(name: str = DEFAULT_TABLE) -> tuple[TableRow, ...]:
             text = path.read_text()
         except OSError as exc:
             raise ConfigError(f"key 'data.table': cannot read {path} ({exc.strerror})") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"key 'data.table': {path} is not UTF-8 text ({exc.reason})"
+            ) from None
     else:
         resource = resources.files("nqsflow") / "data" / "tables" / f"{name}.csv"
         if not resource.is_file():
@@ -64,32 +68,65 @@ def load_table(name: str = DEFAULT_TABLE) -> tuple[TableRow, ...]:
         text, path = resource.read_text(), Path(str(resource))
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     reader = csv.DictReader(io.StringIO("\n".join(lines)))
-    missing = set(COLUMNS) - set(reader.fieldnames or ())
+    header = [str(c).strip() for c in reader.fieldnames or ()]
+    missing = set(COLUMNS) - set(header)
     if missing:
         raise ConfigError(f"{path}: table lacks column(s) {sorted(missing)}")
-    rows = []
+    unknown = [c for c in header if c not in COLUMNS]
+    if unknown or len(set(header)) != len(header):
+        raise ConfigError(
+            f"{path}: unknown or repeated column(s) {unknown or header}; the columns are "
+            f"{list(COLUMNS)}"
+        )
+    reader.fieldnames = header
+    rows, seen = [], {}
     for number, raw in enumerate(reader, start=1):
-        try:
-            row = TableRow(
-                system=raw["system"],
-                particles=int(raw["particles"]),
-                dim=int(raw["dim"]),
-                interaction=raw["interaction"],
-                m=int(raw["m"]),
-                omega=float(raw["omega"]),
-                energy=float(raw["energy"]),
-                error=float(raw["error"]),
-                method=raw["method"],
-                citation=raw["citation"],
-            )
-        except (TypeError, ValueError):
-            raise ConfigError(f"{path}: data row {number} has a missing or bad value") from None
-        if not (row.omega > 0 and math.isfinite(row.energy) and 0 <= row.error < math.inf):
-            raise ConfigError(f"{path}: data row {number} needs omega > 0, energy, error >= 0")
-        if not row.citation.strip():
-            raise ConfigError(f"{path}: data row {number} has no citation")
+        where = f"{path}: data row {number}"
+        if None in raw:
+            raise ConfigError(f"{where} has more fields than the header's {len(header)}")
+        row = _row(raw, where)
+        key = (row.system, row.particles, row.dim, row.interaction, row.m, row.omega,
+               row.method, row.citation)  # fmt: skip
+        if key in seen:
+            raise ConfigError(f"{where} repeats data row {seen[key]} (same state, method, source)")
+        seen[key] = number
         rows.append(row)
     return tuple(rows)
+
+
+INTERACTIONS = ("none", "coulomb", "hard_sphere")
+
+
+def _row(raw: Mapping[str, str | None], where: str) -> TableRow:
+    # one CSV row as a TableRow; ConfigError naming the column and value that is wrong
+    values: dict[str, Any] = {}
+    for column in COLUMNS:
+        text = raw.get(column)
+        if text is None or not text.strip():
+            raise ConfigError(f"{where} has a missing or bad value: column '{column}' is empty")
+        kind = TableRow.__annotations__[column]  # "int", "float" or "str"
+        try:
+            values[column] = {"int": int, "float": float}.get(kind, str)(text.strip())
+        except ValueError:
+            noun = {"int": "an integer", "float": "a number"}[kind]
+            raise ConfigError(
+                f"{where} has a missing or bad value: column '{column}': {text!r} is not {noun}"
+            ) from None
+    row = TableRow(**values)
+    rules = [
+        ("particles", row.particles >= 1, "at least 1"),
+        ("dim", 1 <= row.dim <= 3, "1, 2 or 3"),
+        ("interaction", row.interaction in INTERACTIONS, f"one of {list(INTERACTIONS)}"),
+        ("m", row.m >= 0, "at least 0 (|m| in 2D, l in 3D)"),
+        ("omega", 0 < row.omega < math.inf, "positive and finite"),
+        # trap, kinetic and every interaction here are >= 0: so is a state's energy
+        ("energy", 0 < row.energy < math.inf, "positive and finite"),
+        ("error", 0 <= row.error < math.inf, "finite and at least 0 (a one-sigma error bar)"),
+    ]
+    for column, ok, rule in rules:
+        if not ok:
+            raise ConfigError(f"{where}: column '{column}': {raw[column]!r} must be {rule}")
+    return row
 
 
 def table_rows(config: Mapping[str, Any], particles: int | None = None) -> list[TableRow]:
