@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import io
 import json
 import os
 import subprocess
@@ -111,22 +112,45 @@ def write_artifact(
     """Write ``tree`` (nested dicts of arrays) with root ``attrs`` atomically to ``path``.
 
     ``attrs`` must hold at least ``schema``; use :func:`provenance` to build it.
+    The file is built in memory, written to a temporary name in the same folder,
+    flushed to disk and only then renamed: a full disk, a file-size limit or a
+    kill at any moment leaves no file under ``path`` (an older one stays whole).
+    A failed write raises :class:`ArtifactError` naming ``path``; HDF5 itself
+    never writes to the disk, so its failure modes (a crash on a full disk) are
+    out of the way.
     """
     path = Path(path)
     if "schema" not in attrs:
         raise ValueError("artifact attributes need a 'schema'")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as h5:
+        _set_attrs(h5, attrs)
+        _write_group(h5, tree)
+    tmp = None
     try:
-        with h5py.File(tmp, "w") as h5:
-            _set_attrs(h5, attrs)
-            _write_group(h5, tree)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, 0o666 & ~_umask())  # as open() would: mkstemp makes it owner-only
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(buffer.getbuffer())
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        tmp = None
+    except OSError as exc:
+        raise ArtifactError(
+            path, f"cannot write ({exc.strerror or exc}); nothing written under this name"
+        ) from None
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _set_attrs(node, attrs: Mapping[str, Any]) -> None:
