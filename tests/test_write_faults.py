@@ -184,3 +184,46 @@ def test_a_foreign_or_schema_less_file_is_named(tmp_path, vmc_artifact):
         h5["x"] = np.ones(2)
     with pytest.raises(SchemaMismatchError, match=r"plain\.h5: has no 'schema'"):
         read_artifact(tmp_path / "plain.h5", schema="nqsflow.vmc")
+
+
+_RANK = r'''
+import os, runpy, sys
+from mpi4py import MPI
+open(f"rank{MPI.COMM_WORLD.Get_rank()}.pid", "w").write(str(os.getpid()))
+sys.argv = ["nqsflow.vmc", *sys.argv[1:]]
+runpy.run_module("nqsflow.vmc", run_name="__main__", alter_sys=True)
+'''
+
+
+@pytest.mark.mpi
+def test_a_rank_killed_mid_run_ends_the_job_and_keeps_the_checkpoint(tmp_path):
+    import os
+    import signal
+    import time
+
+    from nqsflow.vmc.checkpoint import read_checkpoint
+
+    from .conftest import tool
+
+    spec = _spec_file(tmp_path, steps=100000)
+    (tmp_path / "rank.py").write_text(_RANK)
+    job = subprocess.Popen(
+        [tool("mpiexec"), "-n", "2", sys.executable, "rank.py", str(spec), "--out", "run.h5",
+         "--checkpoint-every", "20"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        checkpoint = tmp_path / "run.checkpoint.h5"
+        deadline = time.monotonic() + 60
+        while not checkpoint.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert checkpoint.exists()
+        os.kill(int((tmp_path / "rank1.pid").read_text()), signal.SIGKILL)  # in its reductions
+        output, _ = job.communicate(timeout=60)  # the other rank must not wait forever
+    finally:
+        job.kill()
+    assert job.returncode != 0, output
+    assert not (tmp_path / "run.h5").exists()
+    spec_dict = yaml.safe_load(spec.read_text())
+    for rank in (0, 1):  # whole and resumable by two ranks
+        assert read_checkpoint(checkpoint, spec_dict, rank, 2)["shared"]["scalars"]["step"] >= 20
