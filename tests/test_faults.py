@@ -218,3 +218,17 @@ def test_python_m_is_one_line_on_a_bad_spec(tmp_path):
     )  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "sampler.block_size" in done.stderr
+
+
+def test_a_study_is_refused_before_any_work_for_what_its_runs_would_refuse(study_config):
+    from nqsflow.config import check_study
+    from nqsflow.errors import ConfigError
+
+    study_config["vmc"]["sampler"].update(walkers=10, block_size=7)
+    with pytest.raises(ConfigError, match=r"key 'vmc\.sampler\.block_size': 7 does not divide"):
+        check_study(study_config)
+    study_config["vmc"]["sampler"].pop("block_size")
+    name = next(iter(study_config["vmc"]["ansatze"]))
+    study_config["vmc"]["ansatze"][name][0]["alpha"] = float("inf")
+    with pytest.raises(ConfigError, match=rf"key 'vmc\.ansatze\.{name}\.0\.alpha': inf"):
+        check_study(study_config)

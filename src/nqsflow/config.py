@@ -156,8 +156,26 @@ def check_study(config: Mapping[str, Any], source: str = "config") -> None:
         from nqsflow.data.design import resolve_design  # late: nqsflow.data imports this module
 
         resolve_design(config)
+        _check_vmc_section(config)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+
+
+def _check_vmc_section(config: Mapping[str, Any]) -> None:
+    # the rules between keys of a run spec, once per ansatz, before any work starts
+    # (the schema has checked each key; the run specs differ only in their point)
+    ansatze = config.get("vmc", {}).get("ansatze", {})
+    points = study_points(config) if ansatze else []
+    for name in ansatze if points else ():
+        try:
+            check_runspec(runspec_for(config, name, points[0].name), "run spec")
+        except ConfigError as exc:
+            # name the key where the study spells it
+            message = str(exc).removeprefix("run spec: ")
+            for section in ("ansatz", "sampler", "optimizer", "production"):
+                where = f"vmc.ansatze.{name}" if section == "ansatz" else f"vmc.{section}"
+                message = message.replace(f"key '{section}", f"key '{where}", 1)
+            raise ConfigError(message) from None
 
 
 def is_mass_study(config: Mapping[str, Any]) -> bool:
