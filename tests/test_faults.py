@@ -232,3 +232,11 @@ def test_a_study_is_refused_before_any_work_for_what_its_runs_would_refuse(study
     study_config["vmc"]["ansatze"][name][0]["alpha"] = float("inf")
     with pytest.raises(ConfigError, match=rf"key 'vmc\.ansatze\.{name}\.0\.alpha': inf"):
         check_study(study_config)
+
+
+@pytest.mark.parametrize("flag", [["--log-every", "0"], ["--checkpoint-every", "-1"]])
+def test_bad_command_line_numbers_are_a_usage_error(tmp_path, capsys, flag):
+    with pytest.raises(SystemExit) as info:
+        _vmc(tmp_path, _spec(), *flag)
+    assert info.value.code == 2
+    assert "--log-every must be at least 1" in capsys.readouterr().err

@@ -34,7 +34,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--checkpoint-every", type=int, default=50, help="steps between checkpoints (0: only at "
         "the end of the optimisation and on SIGTERM/SIGUSR1)"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.log_every < 1 or args.checkpoint_every < 0:
+        parser.error("--log-every must be at least 1 and --checkpoint-every at least 0")
+    return args
 
 
 def main(argv=None) -> int:
