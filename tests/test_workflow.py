@@ -165,8 +165,6 @@ def test_every_job_has_its_log_and_benchmark_and_the_end_says_where_results_are(
         header, row = (benchmarks / f"{job}.tsv").read_text().splitlines()
         measured = dict(zip(header.split("\t"), row.split("\t"), strict=True))
         assert float(measured["s"]) > 0 and float(measured["max_rss"]) > 0, (job, measured)
-    assert (logs / "config" / "generate.log").read_text().startswith("wrote ")
-    assert (logs / "vmc" / "rbm" / "omega0.3.runspec.log").is_file()
     # the end of the run says where the results are (onsuccess)
     assert "nqsflow: study 'tiny' done." in proc.stderr
     assert "report:     results/tiny/report/" in proc.stderr

@@ -315,13 +315,6 @@ def report_items(config) -> list[tuple[str, dict[str, str]]]:
     return items
 
 
-def write_log(path: str | os.PathLike, line: str) -> None:
-    """Write one line as the log of a local ``run:`` job."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(line + "\n")
-
-
 def success_message(config) -> str:
     """What ``onsuccess`` prints: where the study's results, logs and benchmarks are,
     and how to make the one-file HTML report."""

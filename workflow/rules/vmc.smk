@@ -9,6 +9,7 @@ localrules:
 
 rule runspec:
     # One self-contained run spec per (ansatz, point), written from the study config.
+    # The log stays empty; a change to the run: block's code would rerun every VMC job.
     output:
         wf.vmc_path(config, "{ansatz}", "{point}", suffix="yaml"),
     params:
@@ -17,7 +18,6 @@ rule runspec:
         wf.log_path(config, "vmc/{ansatz}/{point}.runspec"),
     run:
         wf.write_yaml(output[0], params.spec)
-        wf.write_log(log[0], f"wrote {output[0]}")
 
 
 rule vmc:
