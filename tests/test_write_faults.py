@@ -227,3 +227,38 @@ def test_a_rank_killed_mid_run_ends_the_job_and_keeps_the_checkpoint(tmp_path):
     spec_dict = yaml.safe_load(spec.read_text())
     for rank in (0, 1):  # whole and resumable by two ranks
         assert read_checkpoint(checkpoint, spec_dict, rank, 2)["shared"]["scalars"]["step"] >= 20
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    from nqsflow.data.__main__ import main as data_main
+
+    out = tmp_path_factory.mktemp("data") / "reference.h5"
+    assert run_cli(data_main, [str(REPO / "config" / "config.yaml"), "--out", str(out)]) == 0
+    return out
+
+
+@pytest.mark.parametrize("stage", ["theory", "fit", "bma", "report"])
+@pytest.mark.parametrize("damage", ["truncated", "foreign"])
+def test_every_stage_names_a_bad_input_in_one_line(tmp_path, capsys, reference, stage, damage):
+    import importlib
+
+    bad = tmp_path / "bad.h5"
+    data = reference.read_bytes()
+    bad.write_bytes(data[: len(data) // 2] if damage == "truncated" else data)
+    config = str(REPO / "config" / "config.yaml")
+    ref = str(bad if damage == "truncated" else reference)
+    argv = {
+        "theory": [config, "--name", "gauss-pade", "--reference", ref, "--vmc", str(bad),
+                   "--out", "t.h5"],
+        "fit": [config, "--theory", "gauss-pade", "--method", "gp", "--reference", ref,
+                "--theory-file", str(bad), "--out", "f.h5"],
+        "bma": [config, "--reference", ref, "--fits", str(bad), "--out", "b.h5"],
+        "report": [config, "--reference", ref, "--bma", str(bad), "--outdir", "rep"],
+    }[stage]  # fmt: skip
+    main = importlib.import_module(f"nqsflow.{stage}.__main__").main
+    status = run_cli(main, argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1, err
+    problem = "not a readable HDF5 file" if damage == "truncated" else "schema is 'nqsflow.data/1'"
+    assert f"bad.h5: {problem}" in err[0], err
