@@ -93,20 +93,23 @@ from nqsflow.vmc.kernels import (
     pairs, pairs_particle, rbm, rbm_particle,
 )
 
-SINGLE, LANGEVIN, MEASURE = {single}, {langevin}, {measure}
+SINGLE, LANGEVIN = {single}, {langevin}
 N, D = {n}, {d}
 
 
 @inline
 def evaluate(c, o, x, grad, work):
-    grad[:] = 0.0
+    for i in range(N):
+        for a in range(D):
+            grad[i, a] = 0.0
 {evaluate}
     return {logs}, {laps}
 
 
 @inline
 def particle(c, o, x, k, gk, work):
-    gk[:] = 0.0
+    for a in range(D):
+        gk[a] = 0.0
 {particle}
     return {parts}
 
@@ -125,8 +128,7 @@ def _cache_dir() -> Path:
 
 
 def generated_kernels(
-    kinds: tuple[tuple[int, int], ...], shape: tuple[int, int], single: bool, langevin: bool,
-    measure: bool,
+    kinds: tuple[tuple[int, int], ...], shape: tuple[int, int], single: bool, langevin: bool
 ):
     """The compiled module of a product of factors and a kind of move.
 
@@ -147,9 +149,9 @@ def generated_kernels(
         lines.append(f"    l{f}, p{f} = {call}")
         parts.append(f"    q{f} = {one}")
     names = "-".join(f"{k}.{size}" for k, size in kinds) + f"-n{shape[0]}d{shape[1]}"
-    what = f"factor kinds {names}, single={single}, langevin={langevin}, measure={measure}"
+    what = f"factor kinds {names}, single={single}, langevin={langevin}"
     source = _HEADER.format(
-        what=what, n=shape[0], d=shape[1], single=single, langevin=langevin, measure=measure,
+        what=what, n=shape[0], d=shape[1], single=single, langevin=langevin,
         evaluate="\n".join(lines), particle="\n".join(parts),
         logs=" + ".join(f"l{f}" for f in range(len(kinds))),
         laps=" + ".join(f"p{f}" for f in range(len(kinds))),
@@ -159,7 +161,7 @@ def generated_kernels(
     source += inspect.getsource(kernels.evaluate_batch)
     digest = hashlib.sha256((source + inspect.getsource(kernels)).encode()).hexdigest()[:12]
     tag = names.replace("-", "_").replace(".", "h")
-    name = f"nqsflow_kernel_{tag}_{int(single)}{int(langevin)}{int(measure)}"
+    name = f"nqsflow_kernel_{tag}_{int(single)}{int(langevin)}"
     name += f"_{digest}"
     if name in _MODULES:
         return _MODULES[name]
@@ -191,11 +193,9 @@ class FusedKernels:
         self.single = sampler.moves == "single"
         self.limit = sampler.drift_limit if self.langevin else 0.0
 
-    def module(self, measure: bool):
-        """The generated kernels of this run (with or without local energies)."""
-        return generated_kernels(
-            self.kinds, self.hamiltonian.shape, self.single, self.langevin, measure
-        )
+    def module(self):
+        """The generated kernels of this run."""
+        return generated_kernels(self.kinds, self.hamiltonian.shape, self.single, self.langevin)
 
     def program(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The offsets and packed constants of the ansatz at ``params``."""
@@ -211,7 +211,7 @@ class FusedKernels:
         """ln psi (W,), gradient (W, N, d), Laplacian (W,) and E_L (W,) at ``x`` (W, N, d)."""
         offsets, consts = self.program(params)
         x = np.ascontiguousarray(x, dtype=float)
-        return self.module(True).evaluate_batch(consts, offsets, self.ham, x)
+        return self.module().evaluate_batch(consts, offsets, self.ham, x)
 
     def _run(self, state, rounds: int, thin: int, measure: bool, keep: bool, densities=None):
         # advance every block of walkers through `rounds` rounds of `thin` moves
@@ -231,7 +231,7 @@ class FusedKernels:
         else:
             hists = (np.zeros(0), np.zeros(1), np.zeros(0), np.zeros(1))
         offsets, consts = self.program(state.params)
-        kernels = self.module(measure)
+        kernels = self.module()
         generators, size = state.rng.generators, state.rng.block_size
         accepted = 0
         for g, rng in enumerate(generators):

@@ -273,7 +273,7 @@ def _count(x, radial, radial_edges, pair, pair_edges, n, d):
 # --- templates of the generated modules (nqsflow.vmc.fused): compiled only there, with
 # the module's own straight-line ``evaluate`` and ``particle`` and its move constants
 
-SINGLE = LANGEVIN = MEASURE = False  # single-particle moves, Langevin proposals, E_L wanted
+SINGLE = LANGEVIN = False  # single-particle moves, Langevin proposals
 N = D = 0  # particles and dimensions: constants, so that the small loops unroll
 
 
@@ -293,7 +293,7 @@ def run_block(rng, consts, offsets, ham, step, limit, thin, x, log_psi, grad,
 
     ``log_psi`` (B,) and, for all-particle Langevin, ``grad`` (B, N, d) hold the
     walkers' current values and are updated.  After each round, E_L of every
-    walker goes to ``energies`` (rounds, B) (MEASURE), the positions to
+    walker goes to ``energies`` (rounds, B) when it has columns, the positions to
     ``positions`` (rounds, B, N, d) when it has rows, and the radial and pair
     distances into the histograms when they have bins.  All-particle moves
     evaluate E_L with each proposal (it rides along with the gradient), so a
@@ -309,7 +309,8 @@ def run_block(rng, consts, offsets, ham, step, limit, thin, x, log_psi, grad,
     uniform = np.empty(b)
     sqrt_dt = math.sqrt(step)
     accepted = 0
-    if MEASURE and not SINGLE:
+    measure = energies.shape[1] > 0
+    if measure and not SINGLE:
         for w in range(b):
             lg, lap = evaluate(consts, offsets, x[w], gy, work)
             local[w] = local_energy(ham, x[w], gy, lap, n, d)
@@ -343,7 +344,8 @@ def run_block(rng, consts, offsets, ham, step, limit, thin, x, log_psi, grad,
                         if np.log(uniform[w]) < ratio:  # NaN (inside a hard core): rejected
                             accepted += 1
                         else:
-                            xw[k] = xo
+                            for a in range(d):
+                                xw[k, a] = xo[a]
             else:
                 for q in range(normal.size):
                     normal[q] = rng.standard_normal()
@@ -372,13 +374,14 @@ def run_block(rng, consts, offsets, ham, step, limit, thin, x, log_psi, grad,
                         ratio += (forward - backward) / (2.0 * step)
                     if np.log(uniform[w]) < ratio:  # NaN (inside a hard core): rejected
                         accepted += 1
-                        xw[:] = y
                         log_psi[w] = lg
-                        gw[:] = gy
-                        if MEASURE:
-                            local[w] = local_energy(ham, y, gy, lap, n, d)
+                        for i in range(n):
+                            for a in range(d):
+                                xw[i, a] = y[i, a]
+                                gw[i, a] = gy[i, a]
+                        local[w] = local_energy(ham, y, gy, lap, n, d)
         for w in range(b):
-            if MEASURE:
+            if measure:
                 if SINGLE:
                     lg, lap = evaluate(consts, offsets, x[w], gy, work)
                     local[w] = local_energy(ham, x[w], gy, lap, n, d)
