@@ -116,7 +116,7 @@ def particle(c, o, x, k, gk, work):
 
 @jit
 """
-_MODULES: dict[str, Any] = {}
+_MODULES: dict[tuple, Any] = {}
 
 
 def _cache_dir() -> Path:
@@ -140,6 +140,9 @@ def generated_kernels(
     ~/.cache/nqsflow/kernels), named by the kinds, the move and a hash of
     :mod:`kernels`, so that numba's cache keeps the compiled code across processes.
     """
+    key = (kinds, shape, single, langevin)
+    if key in _MODULES:  # the source and its hash cost milliseconds: once per process
+        return _MODULES[key]
     from nqsflow.vmc import kernels
 
     lines, parts = [], []
@@ -163,8 +166,6 @@ def generated_kernels(
     tag = names.replace("-", "_").replace(".", "h")
     name = f"nqsflow_kernel_{tag}_{int(single)}{int(langevin)}"
     name += f"_{digest}"
-    if name in _MODULES:
-        return _MODULES[name]
     path = _cache_dir() / f"{name}.py"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -175,7 +176,7 @@ def generated_kernels(
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # numba's cache finds the module's globals by its name
     spec.loader.exec_module(module)
-    _MODULES[name] = module
+    _MODULES[key] = module
     return module
 
 
