@@ -89,7 +89,7 @@ import math
 import numpy as np
 
 from nqsflow.vmc.kernels import (
-    _count, _sq, _velocity_factor, gaussian, gaussian_particle, inline, jit, local_energy,
+    _copy, _count, _sq, _velocity_factor, gaussian, gaussian_particle, inline, jit, local_energy,
     pairs, pairs_particle, rbm, rbm_particle,
 )
 

@@ -32,10 +32,11 @@ import numpy as np
 GAUSSIAN, RBM, PADE, HARD_SPHERE = 0, 1, 2, 3
 
 # error_model="numpy": a division by zero gives inf or NaN (a rejected move), as in numpy
-jit = nb.njit(cache=True, nogil=True, error_model="numpy")
+FAST = {"contract", "reassoc", "arcp", "nsz"}  # no "nnan"/"ninf": -inf marks a hard core
+jit = nb.njit(cache=True, nogil=True, error_model="numpy", fastmath=FAST)
 # the helpers are inlined into the generated kernels: a call that passes arrays costs
 # atomic reference counts, more than the arithmetic of a small factor
-inline = nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+inline = nb.njit(cache=True, nogil=True, error_model="numpy", inline="always", fastmath=FAST)
 
 
 @inline
@@ -238,6 +239,14 @@ def _velocity_factor(g, limit, dt, d):
 
 
 @inline
+def _copy(x, w, out, n, d):
+    # walker w of x (W, N, d) into out (N, d)
+    for i in range(n):
+        for a in range(d):
+            out[i, a] = x[w, i, a]
+
+
+@inline
 def _histogram(hist, edges, value):
     # numpy.histogram's rule for equal bins, so both paths count alike
     bins = hist.size
@@ -312,8 +321,9 @@ def run_block(rng, consts, offsets, ham, step, limit, thin, x, log_psi, grad,
     measure = energies.shape[1] > 0
     if measure and not SINGLE:
         for w in range(b):
-            lg, lap = evaluate(consts, offsets, x[w], gy, work)
-            local[w] = local_energy(ham, x[w], gy, lap, n, d)
+            _copy(x, w, y, n, d)
+            lg, lap = evaluate(consts, offsets, y, gy, work)
+            local[w] = local_energy(ham, y, gy, lap, n, d)
     for t in range(rounds):
         for _ in range(thin):
             if SINGLE:
@@ -323,7 +333,8 @@ def run_block(rng, consts, offsets, ham, step, limit, thin, x, log_psi, grad,
                     for w in range(b):
                         uniform[w] = rng.random()
                     for w in range(b):
-                        xw = x[w]
+                        xw = y  # walker w in scratch: views of x cost reference counts
+                        _copy(x, w, xw, n, d)
                         old = particle(consts, offsets, xw, k, gk_old, work)
                         f = step * _velocity_factor(gk_old, limit, step, d) if LANGEVIN else 0.0
                         for a in range(d):
@@ -343,25 +354,30 @@ def run_block(rng, consts, offsets, ham, step, limit, thin, x, log_psi, grad,
                             ratio += (forward - backward) / (2.0 * step)
                         if np.log(uniform[w]) < ratio:  # NaN (inside a hard core): rejected
                             accepted += 1
-                        else:
                             for a in range(d):
-                                xw[k, a] = xo[a]
+                                x[w, k, a] = xw[k, a]
             else:
                 for q in range(normal.size):
                     normal[q] = rng.standard_normal()
                 for w in range(b):
                     uniform[w] = rng.random()
                 for w in range(b):
-                    xw, gw = x[w], grad[w]
-                    z = normal[w * n * d : (w + 1) * n * d]
+                    # indices, not views of walker w: a view costs atomic reference counts
+                    q = w * n * d
                     for i in range(n):
-                        f = step * _velocity_factor(gw[i], limit, step, d) if LANGEVIN else 0.0
+                        f = step
+                        if LANGEVIN and limit:
+                            v2 = 0.0
+                            for a in range(d):
+                                v2 += grad[w, i, a] * grad[w, i, a]
+                            f *= 2.0 / (math.sqrt(1.0 + 2.0 * limit * step * v2) + 1.0)
                         for a in range(d):
                             if LANGEVIN:
-                                shift[i, a] = f * gw[i, a]
-                                y[i, a] = xw[i, a] + shift[i, a] + sqrt_dt * z[i * d + a]
+                                shift[i, a] = f * grad[w, i, a]
+                                y[i, a] = x[w, i, a] + shift[i, a] + sqrt_dt * normal[q]
                             else:
-                                y[i, a] = xw[i, a] + step * z[i * d + a]
+                                y[i, a] = x[w, i, a] + step * normal[q]
+                            q += 1
                     lg, lap = evaluate(consts, offsets, y, gy, work)
                     ratio = 2.0 * (lg - log_psi[w])
                     if LANGEVIN:
@@ -369,27 +385,30 @@ def run_block(rng, consts, offsets, ham, step, limit, thin, x, log_psi, grad,
                         for i in range(n):
                             f = step * _velocity_factor(gy[i], limit, step, d)
                             for a in range(d):
-                                forward += _sq(y[i, a] - xw[i, a] - shift[i, a])
-                                backward += _sq(xw[i, a] - y[i, a] - f * gy[i, a])
+                                forward += _sq(y[i, a] - x[w, i, a] - shift[i, a])
+                                backward += _sq(x[w, i, a] - y[i, a] - f * gy[i, a])
                         ratio += (forward - backward) / (2.0 * step)
                     if np.log(uniform[w]) < ratio:  # NaN (inside a hard core): rejected
                         accepted += 1
                         log_psi[w] = lg
                         for i in range(n):
                             for a in range(d):
-                                xw[i, a] = y[i, a]
-                                gw[i, a] = gy[i, a]
+                                x[w, i, a] = y[i, a]
+                                grad[w, i, a] = gy[i, a]
                         local[w] = local_energy(ham, y, gy, lap, n, d)
         for w in range(b):
+            _copy(x, w, y, n, d)
             if measure:
                 if SINGLE:
-                    lg, lap = evaluate(consts, offsets, x[w], gy, work)
-                    local[w] = local_energy(ham, x[w], gy, lap, n, d)
+                    lg, lap = evaluate(consts, offsets, y, gy, work)
+                    local[w] = local_energy(ham, y, gy, lap, n, d)
                 energies[t, w] = local[w]
             if positions.shape[0]:
-                positions[t, w] = x[w]
+                for i in range(n):
+                    for a in range(d):
+                        positions[t, w, i, a] = y[i, a]
             if radial.size:
-                _count(x[w], radial, radial_edges, pair, pair_edges, n, d)
+                _count(y, radial, radial_edges, pair, pair_edges, n, d)
     return accepted
 
 
