@@ -8,10 +8,16 @@ A product of factors is composed by code generation (:mod:`nqsflow.vmc.fused`):
 a small module calls the factor kernels below in a straight line (``evaluate``
 and ``particle``), fixes the kind of move as constants, and takes the move loop
 ``run_block`` and ``evaluate_batch`` from the templates at the end of this file.
-Straight-line code matters: a branch on the factor kind or the move kind around
-the array writes costs numba's reference-count pruning and doubled the time per
-walker.  Each factor's parameters and derived numbers are packed into one float
-array ``consts[offsets[f]:offsets[f + 1]]``.
+What the profile showed, on the 2-electron dot with RBM(4) x Pade-Jastrow:
+every array view passed to a function or taken per walker (``x[w]``) costs
+atomic reference counts, more than a small factor's arithmetic, so the helpers
+are inlined, walkers are indexed (or copied to scratch), and the generated code
+is straight-line (a runtime branch on the factor or move kind around array
+writes defeats numba's reference-count pruning; each of these doubled the time
+per walker); particles, dimensions and hidden units are constants of the
+generated module, so the short loops unroll (1.3-1.6x).  Each factor's
+parameters and derived numbers are packed into one float array
+``consts[offsets[f]:offsets[f + 1]]``.
 
 Random numbers come from the walker blocks' numpy ``Generator`` inside the
 loop, drawn in the order the numpy samplers draw them (per move: every
