@@ -236,7 +236,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200, help="SR steps timed for samples/s")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--opt-steps", type=int, default=300, help="SR steps before production")
-    parser.add_argument("--productions", type=int, default=30)
+    parser.add_argument("--productions", type=int, default=100,
+                        help="repeats per code: the spread of 100 pins ESS/s to ~14%%")
     parser.add_argument("--production-samples", type=int, default=400_000)
     parser.add_argument("--netket-python", default=str(REPO / ".venv-netket" / "bin" / "python"))
     parser.add_argument("--netket-iter", type=int, default=300)
