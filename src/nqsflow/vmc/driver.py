@@ -120,6 +120,7 @@ class VMC:
         block_size: int | None = None,
         clip: float = 0.0,
         comm=None,
+        kernels: bool = True,
     ):
         self.hamiltonian = hamiltonian
         self.ansatz = ansatz
@@ -130,6 +131,16 @@ class VMC:
         self.thin = int(thin)
         self.block_size = block_size or self.walkers
         self.clip = float(clip)
+        # the fused numba moves and E_L (vmc/fused.py), built on first use; False: numpy only
+        self._kernels = None if kernels else False
+
+    def kernels(self):
+        """The fused kernel path of this run, or None where the numpy path runs."""
+        if self._kernels is None:
+            from nqsflow.vmc.fused import build_kernels
+
+            self._kernels = build_kernels(self.hamiltonian, self.ansatz, self.sampler) or False
+        return self._kernels or None
 
     def wf(self, state: VMCState) -> BoundWavefunction:
         """The ansatz at the state's parameters."""
@@ -178,6 +189,8 @@ class VMC:
     def sample(self, state: VMCState, samples: int) -> tuple[VMCState, np.ndarray]:
         """Positions of about ``samples`` draws over all ranks, (rounds, W, N, d) on this rank."""
         rounds = self._rounds(samples)
+        if self.kernels() is not None:
+            return self.kernels().sample(state, rounds, self.thin)
         out = np.empty((rounds, self.walkers, *self.hamiltonian.shape))
         walkers, wf, sampler = state.walkers, self.wf(state), self.sampler
         for k in range(rounds):
@@ -320,14 +333,17 @@ class VMC:
         chunk = max(1, CHUNK_SAMPLES // self.walkers)
         e_local = np.empty((rounds, self.walkers))
         densities = Densities(self.hamiltonian, bins)
-        for first in range(0, rounds, chunk):
-            # a chunk of rounds at a time: a long production never holds all its
-            # samples, nor a network's intermediates for all of them, at once
-            n = min(chunk, rounds - first)
-            state, x = self.sample(state, n * self.walkers * self.comm.size)
-            flat = x.reshape(-1, *x.shape[2:])
-            e_local[first : first + n] = self.local_energy(state.params, flat).reshape(n, -1)
-            densities.add(flat)
+        if self.kernels() is not None:  # E_L and the histograms inside the kernel
+            state, e_local = self.kernels().produce(state, rounds, self.thin, densities)
+        else:
+            for first in range(0, rounds, chunk):
+                # a chunk of rounds at a time: a long production never holds all its
+                # samples, nor a network's intermediates for all of them, at once
+                n = min(chunk, rounds - first)
+                state, x = self.sample(state, n * self.walkers * self.comm.size)
+                flat = x.reshape(-1, *x.shape[2:])
+                e_local[first : first + n] = self.local_energy(state.params, flat).reshape(n, -1)
+                densities.add(flat)
         state, counts = self._take_move_counts(state)
         sums = self.comm.sum(
             np.concatenate([counts, e_local.sum(axis=1), [e_local.size], densities.counts()])

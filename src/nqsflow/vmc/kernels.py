@@ -1,0 +1,429 @@
+"""Fused per-walker kernels (numba): ln psi, its gradient and Laplacian, E_L and the moves.
+
+The numpy factors are the reference; this module computes the same numbers one
+walker at a time in compiled scalar loops, with no temporaries, for the factor
+kinds that have a kernel (Gaussian, RBM, Pade-Jastrow, hard-sphere Jastrow).
+
+A product of factors is composed by code generation (:mod:`nqsflow.vmc.fused`):
+a small module calls the factor kernels below in a straight line (``evaluate``
+and ``particle``), fixes the kind of move as constants, and takes the move loop
+``run_block`` and ``evaluate_batch`` from the templates at the end of this file.
+What the profile showed, on the 2-electron dot with RBM(4) x Pade-Jastrow:
+every array view passed to a function or taken per walker (``x[w]``) costs
+atomic reference counts, more than a small factor's arithmetic, so the helpers
+are inlined, walkers are indexed (or copied to scratch), and the generated code
+is straight-line (a runtime branch on the factor or move kind around array
+writes defeats numba's reference-count pruning; each of these doubled the time
+per walker); particles, dimensions and hidden units are constants of the
+generated module, so the short loops unroll (1.3-1.6x).  Each factor's
+parameters and derived numbers are packed into one float array
+``consts[offsets[f]:offsets[f + 1]]``.
+
+Random numbers come from the walker blocks' numpy ``Generator`` inside the
+loop, drawn in the order the numpy samplers draw them (per move: every
+walker's normals, then every walker's uniform), and numba's generators give
+numpy's numbers bit for bit, so both paths run the same chains up to round-off.
+
+Imported lazily (numba's import costs ~0.3 s): only :mod:`fused` imports it,
+when a run uses the kernels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+GAUSSIAN, RBM, PADE, HARD_SPHERE = 0, 1, 2, 3
+
+# error_model="numpy": a division by zero gives inf or NaN (a rejected move), as in numpy
+FAST = {"contract", "reassoc", "arcp", "nsz"}  # no "nnan"/"ninf": -inf marks a hard core
+jit = nb.njit(cache=True, nogil=True, error_model="numpy", fastmath=FAST)
+# the helpers are inlined into the generated kernels: a call that passes arrays costs
+# atomic reference counts, more than the arithmetic of a small factor
+inline = nb.njit(cache=True, nogil=True, error_model="numpy", inline="always", fastmath=FAST)
+
+
+@inline
+def _sq(v):
+    return v * v
+
+
+@inline
+def _hidden(b, w, s2, x, work, n, d, h):
+    """sum_j softplus(z_j) of the hidden fields z = b + v W / sigma^2, sigmoid(z_j) into work.
+
+    softplus(z) = max(z, 0) + ln(1 + e^-|z|): the logs are summed as one log of a
+    product (each factor lies in [1, 2], so no overflow below ~1000 hidden units),
+    one logarithm per walker instead of one per hidden unit.
+    """
+    linear, product = 0.0, 1.0
+    for j in range(h):
+        z = 0.0
+        q = j
+        for i in range(n):
+            for k in range(d):
+                z += x[i, k] * w[q]
+                q += h
+        z = b[j] + z / s2
+        e = math.exp(-abs(z))
+        inverse = 1.0 / (1.0 + e)
+        product *= 1.0 + e
+        linear += max(z, 0.0)
+        work[j] = inverse if z >= 0 else e * inverse
+    return linear + math.log(product)
+
+
+# --- one factor, all particles of one walker x (N, d): (ln psi, Laplacian), and the
+# gradient added into grad (N, d); every kernel computes all three (no branches)
+
+
+@inline
+def gaussian(c, x, grad, n, d):
+    """consts: d ln psi / d x = -c[a] x per axis a."""
+    log, lap = 0.0, 0.0
+    for i in range(n):
+        for a in range(d):
+            log -= 0.5 * c[a] * x[i, a] * x[i, a]
+            grad[i, a] -= c[a] * x[i, a]
+    for a in range(d):
+        lap -= n * c[a]
+    return log, lap
+
+
+@inline
+def rbm(c, x, grad, work, n, d, h):
+    """consts: sigma^2, H, a (M), b (H), W (M H, row-major), sum_i W_ij^2 (H);
+    work receives the sigmoids of the H hidden fields."""
+    m, s2 = n * d, c[0]
+    a, b = c[2 : 2 + m], c[2 + m : 2 + m + h]
+    w, w2 = c[2 + m + h : 2 + m + h + m * h], c[2 + m + h + m * h :]
+    log = 0.0
+    q = 0
+    for i in range(n):
+        for k in range(d):
+            log -= _sq(x[i, k] - a[q])
+            q += 1
+    log = log / (2.0 * s2) + _hidden(b, w, s2, x, work, n, d, h)
+    curvature = 0.0
+    for j in range(h):
+        curvature += work[j] * (1.0 - work[j]) * w2[j]
+    q = 0
+    for i in range(n):
+        for k in range(d):
+            sw = 0.0
+            for j in range(h):
+                sw += work[j] * w[q * h + j]
+            grad[i, k] += (sw - (x[i, k] - a[q])) / s2
+            q += 1
+    return log, -m / s2 + curvature / (s2 * s2)
+
+
+@inline
+def _pair_u(kind, c, r, pair):
+    # u(r), u'(r), u''(r) of pair number `pair` (geometry order); kind is a constant
+    if kind == PADE:  # consts: P, cusp (P), beta (P)
+        p = int(c[0])
+        cusp, beta = c[1 + pair], c[1 + p + pair]
+        q = 1.0 / (1.0 + beta * r)
+        d1 = cusp * q * q
+        return cusp * r * q, d1, -2.0 * beta * d1 * q
+    radius = c[0]  # hard sphere: consts: radius
+    u = math.log1p(-radius / r) if r > radius else -np.inf
+    t = r * (r - radius)
+    return u, radius / t, -radius * (2.0 * r - radius) / (t * t)
+
+
+@inline
+def pairs(kind, c, x, grad, n, d):
+    """sum_{i<j} u(r_ij) of a pair factor."""
+    log, lap, pair = 0.0, 0.0, 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            r2 = 0.0
+            for k in range(d):
+                r2 += _sq(x[i, k] - x[j, k])
+            r = math.sqrt(r2)
+            u, d1, d2 = _pair_u(kind, c, r, pair)
+            log += u
+            f = d1 / r
+            for k in range(d):
+                g = f * (x[i, k] - x[j, k])
+                grad[i, k] += g
+                grad[j, k] -= g
+            lap += 2.0 * (d2 + (d - 1) * f)
+            pair += 1
+    return log, lap
+
+
+# --- one factor, one particle: a function of particle k whose change is that of ln psi,
+# at x with particle k moved already; its gradient added into gk (d,)
+
+
+@inline
+def gaussian_particle(c, x, k, gk, n, d):
+    log = 0.0
+    for a in range(d):
+        log -= 0.5 * c[a] * x[k, a] * x[k, a]
+        gk[a] -= c[a] * x[k, a]
+    return log
+
+
+@inline
+def rbm_particle(c, x, k, gk, work, n, d, h):
+    m, s2 = n * d, c[0]
+    a, b, w = c[2 : 2 + m], c[2 + m : 2 + m + h], c[2 + m + h : 2 + m + h + m * h]
+    log = 0.0
+    for q in range(d):
+        log -= _sq(x[k, q] - a[k * d + q])
+    log = log / (2.0 * s2) + _hidden(b, w, s2, x, work, n, d, h)
+    for q in range(d):
+        row = (k * d + q) * h
+        sw = 0.0
+        for j in range(h):
+            sw += work[j] * w[row + j]
+        gk[q] += (sw - (x[k, q] - a[k * d + q])) / s2
+    return log
+
+
+@inline
+def pairs_particle(kind, c, x, k, gk, n, d):
+    log = 0.0
+    for j in range(n):
+        if j == k:
+            continue
+        lo, hi = min(j, k), max(j, k)
+        pair = lo * n - lo * (lo + 1) // 2 + hi - lo - 1
+        r2 = 0.0
+        for q in range(d):
+            r2 += _sq(x[k, q] - x[j, q])
+        r = math.sqrt(r2)
+        u, d1, _ = _pair_u(kind, c, r, pair)
+        log += u
+        f = d1 / r
+        for q in range(d):
+            gk[q] += f * (x[k, q] - x[j, q])
+    return log
+
+
+# --- the Hamiltonian and the moves
+
+
+@inline
+def local_energy(ham, x, grad, lap, n, d):
+    """E_L = -(lap + |grad|^2) / 2 + V; ham: [coulomb flag, omega^2 per axis (d)]."""
+    energy = lap
+    for i in range(n):
+        for a in range(d):
+            energy += grad[i, a] * grad[i, a]
+    energy *= -0.5
+    trap = 0.0
+    for i in range(n):
+        for a in range(d):
+            trap += ham[1 + a] * x[i, a] * x[i, a]
+    energy += 0.5 * trap
+    if ham[0]:
+        for i in range(n):
+            for j in range(i + 1, n):
+                r2 = 0.0
+                for a in range(d):
+                    r2 += _sq(x[i, a] - x[j, a])
+                energy += 1.0 / math.sqrt(r2)
+    return energy
+
+
+@inline
+def _velocity_factor(g, limit, dt, d):
+    # Umrigar's limit of the drift velocity g of one particle (1 without a limit)
+    if not limit:
+        return 1.0
+    v2 = 0.0
+    for a in range(d):
+        v2 += g[a] * g[a]
+    return 2.0 / (math.sqrt(1.0 + 2.0 * limit * dt * v2) + 1.0)
+
+
+@inline
+def _copy(x, w, out, n, d):
+    # walker w of x (W, N, d) into out (N, d)
+    for i in range(n):
+        for a in range(d):
+            out[i, a] = x[w, i, a]
+
+
+@inline
+def _histogram(hist, edges, value, scale):
+    # numpy.histogram's rule for equal bins (a guess, then the edges decide), so both
+    # paths count alike; branch-free arithmetic and one unconditional write (a branch
+    # around an array write cost 40 ns here)
+    bins = hist.size
+    inside = 1.0 if edges[0] <= value <= edges[bins] else 0.0
+    guess = (value - edges[0]) * scale
+    if not guess >= 0.0:  # below the range, or NaN
+        guess = 0.0
+    i = min(int(min(guess, bins - 1.0)), bins - 1)
+    i -= int(value < edges[i]) & int(i > 0)
+    i += int(value >= edges[i + 1]) & int(i != bins - 1)
+    hist[i] += inside
+
+
+@inline
+def _count(x, radial, radial_edges, pair, pair_edges, n, d):
+    radial_scale = radial.size / (radial_edges[radial.size] - radial_edges[0])
+    pair_scale = pair.size / (pair_edges[pair.size] - pair_edges[0])
+    for i in range(n):
+        r2 = 0.0
+        for a in range(d):
+            r2 += x[i, a] * x[i, a]
+        _histogram(radial, radial_edges, math.sqrt(r2), radial_scale)
+        for j in range(i + 1, n):
+            r2 = 0.0
+            for a in range(d):
+                r2 += _sq(x[i, a] - x[j, a])
+            _histogram(pair, pair_edges, math.sqrt(r2), pair_scale)
+
+
+# --- templates of the generated modules (nqsflow.vmc.fused): compiled only there, with
+# the module's own straight-line ``evaluate`` and ``particle`` and its move constants
+
+SINGLE = LANGEVIN = False  # single-particle moves, Langevin proposals
+N = D = 0  # particles and dimensions: constants, so that the small loops unroll
+
+
+def evaluate(c, o, x, grad, work):
+    """ln psi and its Laplacian of one walker x (N, d), its gradient into grad."""
+    raise NotImplementedError("a placeholder: fused.py generates the composed kernel")
+
+
+def particle(c, o, x, k, gk, work):
+    """A function of particle k whose change is that of ln psi, its gradient into gk."""
+    raise NotImplementedError("a placeholder: fused.py generates the composed kernel")
+
+
+def run_block(rng, consts, offsets, ham, step, limit, thin, x, log_psi, grad,
+              energies, positions, radial, radial_edges, pair, pair_edges):
+    """Advance one block of walkers x (B, N, d) by rounds of ``thin`` moves.
+
+    ``log_psi`` (B,) and, for all-particle Langevin, ``grad`` (B, N, d) hold the
+    walkers' current values and are updated.  After each round, E_L of every
+    walker goes to ``energies`` (rounds, B) when it has columns, the positions to
+    ``positions`` (rounds, B, N, d) when it has rows, and the radial and pair
+    distances into the histograms when they have bins.  All-particle moves
+    evaluate E_L with each proposal (it rides along with the gradient), so a
+    measurement costs nothing more.  Returns the number of accepted moves.
+    """
+    b, n, d = x.shape[0], N, D
+    rounds = max(energies.shape[0], positions.shape[0])
+    work = np.empty(consts.size)
+    y, gy, shift = np.empty((n, d)), np.empty((n, d)), np.empty((n, d))
+    gk_old, gk_new, xo, sk = np.empty(d), np.empty(d), np.empty(d), np.empty(d)
+    local = np.zeros(b)
+    normal = np.empty(b * d) if SINGLE else np.empty(b * n * d)
+    uniform = np.empty(b)
+    sqrt_dt = math.sqrt(step)
+    accepted = 0
+    measure = energies.shape[1] > 0
+    if measure and not SINGLE:
+        for w in range(b):
+            _copy(x, w, y, n, d)
+            lg, lap = evaluate(consts, offsets, y, gy, work)
+            local[w] = local_energy(ham, y, gy, lap, n, d)
+    for t in range(rounds):
+        for _ in range(thin):
+            if SINGLE:
+                for k in range(n):
+                    for q in range(normal.size):
+                        normal[q] = rng.standard_normal()
+                    for w in range(b):
+                        uniform[w] = rng.random()
+                    for w in range(b):
+                        xw = y  # walker w in scratch: views of x cost reference counts
+                        _copy(x, w, xw, n, d)
+                        old = particle(consts, offsets, xw, k, gk_old, work)
+                        f = step * _velocity_factor(gk_old, limit, step, d) if LANGEVIN else 0.0
+                        for a in range(d):
+                            xo[a] = xw[k, a]
+                            if LANGEVIN:
+                                sk[a] = f * gk_old[a]
+                                xw[k, a] = xo[a] + sk[a] + sqrt_dt * normal[w * d + a]
+                            else:
+                                xw[k, a] = xo[a] + step * normal[w * d + a]
+                        ratio = 2.0 * (particle(consts, offsets, xw, k, gk_new, work) - old)
+                        if LANGEVIN:
+                            f = step * _velocity_factor(gk_new, limit, step, d)
+                            forward, backward = 0.0, 0.0
+                            for a in range(d):
+                                forward += _sq(xw[k, a] - xo[a] - sk[a])
+                                backward += _sq(xo[a] - xw[k, a] - f * gk_new[a])
+                            ratio += (forward - backward) / (2.0 * step)
+                        if np.log(uniform[w]) < ratio:  # NaN (inside a hard core): rejected
+                            accepted += 1
+                            for a in range(d):
+                                x[w, k, a] = xw[k, a]
+            else:
+                for q in range(normal.size):
+                    normal[q] = rng.standard_normal()
+                for w in range(b):
+                    uniform[w] = rng.random()
+                for w in range(b):
+                    # indices, not views of walker w: a view costs atomic reference counts
+                    q = w * n * d
+                    for i in range(n):
+                        f = step
+                        if LANGEVIN and limit:
+                            v2 = 0.0
+                            for a in range(d):
+                                v2 += grad[w, i, a] * grad[w, i, a]
+                            f *= 2.0 / (math.sqrt(1.0 + 2.0 * limit * step * v2) + 1.0)
+                        for a in range(d):
+                            if LANGEVIN:
+                                shift[i, a] = f * grad[w, i, a]
+                                y[i, a] = x[w, i, a] + shift[i, a] + sqrt_dt * normal[q]
+                            else:
+                                y[i, a] = x[w, i, a] + step * normal[q]
+                            q += 1
+                    lg, lap = evaluate(consts, offsets, y, gy, work)
+                    ratio = 2.0 * (lg - log_psi[w])
+                    if LANGEVIN:
+                        forward, backward = 0.0, 0.0
+                        for i in range(n):
+                            f = step * _velocity_factor(gy[i], limit, step, d)
+                            for a in range(d):
+                                forward += _sq(y[i, a] - x[w, i, a] - shift[i, a])
+                                backward += _sq(x[w, i, a] - y[i, a] - f * gy[i, a])
+                        ratio += (forward - backward) / (2.0 * step)
+                    if np.log(uniform[w]) < ratio:  # NaN (inside a hard core): rejected
+                        accepted += 1
+                        log_psi[w] = lg
+                        for i in range(n):
+                            for a in range(d):
+                                x[w, i, a] = y[i, a]
+                                grad[w, i, a] = gy[i, a]
+                        local[w] = local_energy(ham, y, gy, lap, n, d)
+        for w in range(b):
+            _copy(x, w, y, n, d)
+            if measure:
+                if SINGLE:
+                    lg, lap = evaluate(consts, offsets, y, gy, work)
+                    local[w] = local_energy(ham, y, gy, lap, n, d)
+                energies[t, w] = local[w]
+            if positions.shape[0]:
+                for i in range(n):
+                    for a in range(d):
+                        positions[t, w, i, a] = y[i, a]
+            if radial.size:
+                _count(y, radial, radial_edges, pair, pair_edges, n, d)
+    return accepted
+
+
+def evaluate_batch(consts, offsets, ham, x):
+    """ln psi (W,), gradient (W, N, d), Laplacian (W,) and E_L (W,) of walkers x (W, N, d)."""
+    walkers = x.shape[0]
+    log, lap, energy = np.empty(walkers), np.empty(walkers), np.empty(walkers)
+    grad = np.zeros(x.shape)
+    work = np.empty(consts.size)
+    for w in range(walkers):
+        log[w], lap[w] = evaluate(consts, offsets, x[w], grad[w], work)
+        energy[w] = local_energy(ham, x[w], grad[w], lap[w], N, D)
+    return log, grad, lap, energy
