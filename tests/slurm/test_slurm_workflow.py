@@ -156,9 +156,10 @@ def test_study_runs_through_slurm_with_two_mpi_ranks_per_vmc_job(tmp_path):
             assert job["state"] == "COMPLETED", job
             assert job["partition"] == PARTITION, job
             assert job["comment"].startswith(f"rule_{rule}"), job
-            assert job["time_limit"] == "30:00", job
+            # each job's own limits (nqsflow.workflow); every job here is small, at the floor
+            assert job["time_limit"] == "10:00", job
             assert job["cpus"] == str(TASKS if rule == "vmc" else 1), job
-            assert job["min_memory"] == "2000M", job  # mem_mb_per_cpu
+            assert 1000 <= int(job["min_memory"].rstrip("M")) <= 1100, job  # per rank for vmc
 
     # inside each vmc job the ranks were started by srun with PMI-2, not by mpiexec
     for job_id in per_rule["vmc"]:
