@@ -13,6 +13,12 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin"
 
+# The suite runs the numpy path, in this process and in the runs it starts: every
+# new (factors, sizes, moves) combination would compile its numba kernels (6-15 s
+# each, on a fresh machine every time).  tests/test_kernels.py turns them on and
+# checks that they run the numpy path's chains.  NQSFLOW_KERNELS=1 runs it all on them.
+os.environ.setdefault("NQSFLOW_KERNELS", "0")
+
 
 def tool(name: str) -> str:
     """Path of a console tool (mpiexec, snakemake) from the venv, else from PATH."""

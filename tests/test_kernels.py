@@ -24,6 +24,12 @@ from nqsflow.vmc.wavefunctions import RBM, Gaussian, HardSphereJastrow, PadeJast
 pytest.importorskip("numba")
 
 
+@pytest.fixture(autouse=True)
+def _kernels_on(monkeypatch):
+    # the suite's default is the numpy path (conftest.py)
+    monkeypatch.setenv("NQSFLOW_KERNELS", "1")
+
+
 def _dot():
     system = HarmonicTrap(1.0, 2, 2, "coulomb", spins=(1, 1))
     factors = [RBM.from_spec(system, hidden=4, init_std=0.1), PadeJastrow.from_spec(system)]
