@@ -104,6 +104,14 @@ class _TimeLimit(Exception):
     pass
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _mpi_before_the_caps():
+    # MPI's shared-memory set-up maps large regions: not under the address-space cap
+    from nqsflow.vmc.parallel import world
+
+    world()
+
+
 @contextlib.contextmanager
 def _limits(seconds: float, extra_bytes: int = 3 << 30):
     """Interrupt after ``seconds``; cap the address space at its current size + ``extra_bytes``."""
