@@ -11,6 +11,7 @@ from nqsflow.stats import (
     blocking_error,
     correlated_mean,
     integrated_autocorrelation,
+    reduced_autocorrelation,
 )
 
 
@@ -102,3 +103,24 @@ def test_constant_chains_and_too_few_samples():
     assert np.isfinite(correlated_mean(np.array([[1.0, 2.0]])).error)  # one round
     with pytest.raises(ValueError):
         correlated_mean(np.array([[1.0]]))
+
+
+@pytest.mark.parametrize(
+    ("phi", "rounds", "walkers"), [(0.3, 400, 50), (0.97, 3000, 4), (0.5, 5000, 1)]
+)
+def test_lags_summed_as_needed_give_the_full_estimate(phi, rounds, walkers):
+    # phi = 0.97 (tau about 66) needs the window to grow past the first 32 lags
+    x = _ar1_chains(phi, rounds, walkers, np.random.default_rng(8))
+    full = correlated_mean(x)
+    parts = [x[:, k::2] for k in range(2)] if walkers > 1 else [x]
+    calls = []
+
+    def reduce(local):  # the sum over two "ranks" of the lags this rank summed
+        calls.append(local.size)
+        return sum(autocovariance_sums(p, full.mean, local.size - 1 if local.size < rounds
+                                       else None) for p in parts)  # fmt: skip
+
+    grown = reduced_autocorrelation(parts[0], full.mean, walkers, reduce)
+    assert grown.window == full.window and grown.tau == pytest.approx(full.tau, rel=1e-10)
+    assert grown.error == pytest.approx(full.error, rel=1e-10)
+    assert (calls[0] == 33) and (len(calls) > 1) == (full.window > 32)

@@ -64,33 +64,71 @@ class CorrelatedMean:
     n: int
 
 
-def autocovariance_sums(chains: np.ndarray, mean: float) -> np.ndarray:
+def autocovariance_sums(chains: np.ndarray, mean: float, max_lag: int | None = None) -> np.ndarray:
     """Sums over walkers and times of (x_s - mean)(x_{s+t} - mean), for t = 0..R-1.
 
     ``chains`` is (R, W): R rounds of W independent walkers.  ``mean`` is the
     mean over all walkers (of all ranks): centring on it, not on each walker's
     own mean, keeps short chains from losing their correlation to the centring.
-    Sums of disjoint walker sets add, so ranks reduce these with one sum.
+    Sums of disjoint walker sets add, so ranks reduce these with one sum.  With
+    ``max_lag`` only the lags 0..max_lag are summed, directly: a few passes over
+    the samples, cheaper than the transforms of all R lags when tau is short.
     """
     x = np.asarray(chains, dtype=float)
     rounds = x.shape[0]
     x = x.reshape(rounds, -1)
+    deviation = x - mean
+    if max_lag is not None and max_lag < rounds - 1:
+        sums = np.empty(max_lag + 1)
+        for t in range(max_lag + 1):
+            sums[t] = np.einsum("rw,rw->", deviation[: rounds - t], deviation[t:])
+        return sums
     sums = np.zeros(rounds)
     size = 1 << int(np.ceil(np.log2(max(2 * rounds - 1, 1))))  # zero-padded: no wrap-around
     columns = max(1, FFT_ENTRIES // size)
     for first in range(0, x.shape[1], columns):
-        spectrum = np.fft.rfft(x[:, first : first + columns] - mean, n=size, axis=0)
+        spectrum = np.fft.rfft(deviation[:, first : first + columns], n=size, axis=0)
         power = (spectrum.real**2 + spectrum.imag**2).sum(axis=1)
         sums += np.fft.irfft(power, n=size)[:rounds]
     # lag 0 directly: exactly zero for a constant series, where the FFT leaves round-off
-    deviation = x - mean
     sums[0] = np.einsum("rw,rw->", deviation, deviation)
     return sums
 
 
-def integrated_autocorrelation(
-    sums: np.ndarray, walkers: int, mean: float = float("nan"), window_factor: float = WINDOW_FACTOR
+def reduced_autocorrelation(
+    chains: np.ndarray,
+    mean: float,
+    walkers: int,
+    reduce=lambda a: a,
+    first_lags: int = 32,
+    window_factor: float = WINDOW_FACTOR,
 ) -> CorrelatedMean:
+    """:func:`integrated_autocorrelation` of chains spread over ranks, lags summed as needed.
+
+    ``chains`` (R, w) are this rank's walkers, ``walkers`` those of all ranks and
+    ``reduce`` the sum over ranks (identity when serial).  The first ``first_lags``
+    lags are summed directly; while Sokal's window has not closed within them,
+    four times as many, up to all R by transforms.  Every rank takes the same
+    decisions, since they rest on reduced sums.
+    """
+    rounds = np.asarray(chains).shape[0]
+    lags = first_lags
+    while True:
+        max_lag = lags if lags < rounds - 1 else None
+        sums = reduce(autocovariance_sums(chains, mean, max_lag))
+        estimate = integrated_autocorrelation(sums, walkers, mean, window_factor, rounds)
+        if estimate is not None:
+            return estimate
+        lags *= 4
+
+
+def integrated_autocorrelation(
+    sums: np.ndarray,
+    walkers: int,
+    mean: float = float("nan"),
+    window_factor: float = WINDOW_FACTOR,
+    rounds: int | None = None,
+) -> CorrelatedMean | None:
     """Error of the mean of ``walkers`` chains from their :func:`autocovariance_sums`.
 
     With C(t) = sums[t] / (W (R - t)), tau(M) = 1 + 2 sum_{0<t<=M} C(t)/C(0) and M
@@ -100,21 +138,28 @@ def integrated_autocorrelation(
     chains, so it is summed with those weights up to M.  Centring on the
     estimated mean lowers every C(t) by about var(mean); dividing by one minus
     the summed weights over n undoes that (for M = 0 it is the familiar n - 1).
+
+    ``sums`` may stop short of lag R - 1 (``rounds`` = R then gives the chain
+    length); when the window has not closed within them the answer is ``None``.
     """
     sums = np.asarray(sums, dtype=float)
-    rounds, walkers = sums.size, int(walkers)
+    rounds = sums.size if rounds is None else int(rounds)
+    walkers = int(walkers)
     n = rounds * walkers
     if n < 2:
         raise ValueError("an error bar needs at least two samples")
     variance = float(sums[0] / n)
     if sums[0] <= 0.0:  # a constant series (an exact eigenstate): no error
         return CorrelatedMean(mean, 0.0, 0.0, 1.0, float(n), 0, n)
-    lags = np.arange(rounds)
+    lags = np.arange(sums.size)
     c = sums / (walkers * (rounds - lags))
     # a single chain's last lags rest on few pairs: keep the window well inside it
     last = min(rounds - 1, (n - 2) // 4) if walkers == 1 else rounds - 1
-    tau_m = 1.0 + 2.0 * np.cumsum(c[1 : last + 1]) / c[0]  # tau(M) for M = 1..last
-    closed = np.flatnonzero(lags[1 : last + 1] >= window_factor * tau_m)
+    known = min(last, sums.size - 1)
+    tau_m = 1.0 + 2.0 * np.cumsum(c[1 : known + 1]) / c[0]  # tau(M) for M = 1..known
+    closed = np.flatnonzero(lags[1 : known + 1] >= window_factor * tau_m)
+    if not closed.size and known < last:
+        return None  # the window lies beyond the lags summed
     window = int(closed[0]) + 1 if closed.size else last
     weighted = sums[0] + 2.0 * sums[1 : window + 1].sum()  # n * sum (1 - |t|/R) C(t)
     weights = 1.0 + 2.0 * np.sum(1.0 - lags[1 : window + 1] / rounds)

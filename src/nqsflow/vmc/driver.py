@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from nqsflow.stats import autocovariance_sums, integrated_autocorrelation
+from nqsflow.stats import reduced_autocorrelation
 from nqsflow.vmc.geometry import pair_vectors
 from nqsflow.vmc.guards import MAX_VARIANCE_RATIO, check_step
 from nqsflow.vmc.hamiltonians import HarmonicTrap, build_hamiltonian
@@ -320,12 +320,12 @@ class VMC:
 
         Returns the new state and the estimate.  The error comes from the
         integrated autocorrelation time of each walker's own E_L chain, averaged
-        over all walkers of all ranks (:func:`~nqsflow.stats.integrated_autocorrelation`):
+        over all walkers of all ranks (:func:`~nqsflow.stats.reduced_autocorrelation`):
         with thousands of walkers a few hundred rounds pin tau down, where blocking
         the walker-averaged series of those rounds has too few blocks and reported
-        0.73-0.78 of the spread of repeated runs.  Ranks exchange two sums: the
-        per-round energies (the stored ``energy_series``), then the autocovariances
-        about the global mean, whose lag 0 is the variance.  Also histograms the
+        0.73-0.78 of the spread of repeated runs.  Ranks exchange the per-round
+        energies (the stored ``energy_series``), then the autocovariances about the
+        global mean at the lags the window needs (lag 0 is the variance).  Also histograms the
         distance of each particle from the trap centre (one-body density) and the
         pair distances over the Hamiltonian's ranges.
         """
@@ -357,8 +357,7 @@ class VMC:
         energy = float(series.mean())
         # about the global mean, not <E^2> - <E>^2, which would lose the zero
         # variance of an exact state to round-off
-        autocovariance = self.comm.sum(autocovariance_sums(e_local, energy))
-        estimate = integrated_autocorrelation(autocovariance, walkers, energy)
+        estimate = reduced_autocorrelation(e_local, energy, walkers, self.comm.sum)
         return state, {
             "energy": energy,
             "energy_error": estimate.error,
