@@ -41,6 +41,9 @@ PARAMS_STREAM = 1 << 30  # spawn key of the parameter stream, apart from any ran
 RECACHE_ROUNDS = 10
 # samples per local-energy evaluation: bounds the memory of a network's intermediates
 CHUNK_SAMPLES = 1 << 15
+# the fused kernels hold no intermediates: larger chunks, each call still well
+# under a second, so a signal waits no longer than that
+KERNEL_CHUNK_SAMPLES = 1 << 18
 
 
 def _ratio(accepted: float, proposed: float) -> float:
@@ -330,16 +333,20 @@ class VMC:
         pair distances over the Hamiltonian's ranges.
         """
         rounds = self._rounds(samples)
-        chunk = max(1, CHUNK_SAMPLES // self.walkers)
+        fused = self.kernels() is not None
+        chunk = max(1, (KERNEL_CHUNK_SAMPLES if fused else CHUNK_SAMPLES) // self.walkers)
         e_local = np.empty((rounds, self.walkers))
         densities = Densities(self.hamiltonian, bins)
-        if self.kernels() is not None:  # E_L and the histograms inside the kernel
-            state, e_local = self.kernels().produce(state, rounds, self.thin, densities)
-        else:
-            for first in range(0, rounds, chunk):
-                # a chunk of rounds at a time: a long production never holds all its
-                # samples, nor a network's intermediates for all of them, at once
-                n = min(chunk, rounds - first)
+        for first in range(0, rounds, chunk):
+            # a chunk of rounds at a time: a long production never holds all its
+            # samples, nor a network's intermediates for all of them, at once, and
+            # a signal (SLURM's SIGTERM) is seen between the kernels' calls
+            n = min(chunk, rounds - first)
+            if fused:  # E_L and the histograms inside the kernel
+                state, e_local[first : first + n] = self.kernels().produce(
+                    state, n, self.thin, densities
+                )
+            else:
                 state, x = self.sample(state, n * self.walkers * self.comm.size)
                 flat = x.reshape(-1, *x.shape[2:])
                 e_local[first : first + n] = self.local_energy(state.params, flat).reshape(n, -1)
