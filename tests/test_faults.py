@@ -19,6 +19,7 @@ from nqsflow.artifacts import config_of, read_artifact
 from nqsflow.cli import run_cli
 from nqsflow.config import validate
 from nqsflow.errors import DivergenceError
+from nqsflow.vmc.__main__ import PROGRESS
 from nqsflow.vmc.__main__ import main as vmc_main
 from nqsflow.vmc.artifact import resolved_runspec, write_result
 from nqsflow.vmc.driver import run
@@ -52,6 +53,12 @@ def _spec(**sections):
     return spec
 
 
+def _errors(capsys) -> list[str]:
+    """What the run printed to stderr, less its start and progress lines."""
+    lines = capsys.readouterr().err.strip().splitlines()
+    return [line for line in lines if not PROGRESS.match(line)]
+
+
 def _vmc(tmp_path, spec, *extra):
     """Run the VMC command in-process: (exit status, stderr, artifact path)."""
     path = tmp_path / "spec.yaml"
@@ -64,7 +71,7 @@ def test_diverging_sgd_stops_at_the_step_with_one_line_and_keeps_the_checkpoint(
     tmp_path, capsys
 ):
     status, out = _vmc(tmp_path, _spec(), "--checkpoint-every", "1", "--log-every", "100")
-    err = capsys.readouterr().err.strip().splitlines()
+    err = _errors(capsys)
     assert status == 2
     assert len(err) == 1, err
     assert "optimisation step 2: the energy variance" in err[0]
@@ -83,7 +90,7 @@ def test_diverging_sgd_stops_at_the_step_with_one_line_and_keeps_the_checkpoint(
 def test_without_the_variance_guard_the_first_nan_stops_the_run(tmp_path, capsys):
     spec = _spec(optimizer={"max_variance_ratio": 0})
     status, out = _vmc(tmp_path, spec)
-    err = capsys.readouterr().err.strip().splitlines()
+    err = _errors(capsys)
     assert status == 2 and len(err) == 1, err
     # measured: E = -9e213 at step 6 is still finite, its variance is not
     assert "optimisation step 6: the variance is nan" in err[0]
@@ -129,7 +136,7 @@ def test_an_estimate_that_is_not_finite_is_never_written(tmp_path):
 
 def test_block_size_that_does_not_divide_the_walkers_is_one_line(tmp_path, capsys):
     status, out = _vmc(tmp_path, _spec(sampler={"walkers": 10, "block_size": 7}))
-    err = capsys.readouterr().err.strip().splitlines()
+    err = _errors(capsys)
     assert status == 2 and len(err) == 1, err
     assert "key 'sampler.block_size'" in err[0] and "(10" in err[0]
     assert not out.exists()

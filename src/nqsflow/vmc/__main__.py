@@ -7,6 +7,7 @@ A failure on any rank aborts the whole MPI job, so nothing hangs.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 
@@ -19,13 +20,18 @@ from nqsflow.vmc.driver import run
 from nqsflow.vmc.parallel import world
 
 INTERRUPTED = 75  # EX_TEMPFAIL: stopped by SIGTERM/SIGUSR1 after writing a checkpoint
+# the lines a run prints while it works (start, progress, production), not errors
+PROGRESS = re.compile(r"^(\d+ particles in |step \d+/\d+ |production: )")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m nqsflow.vmc", description=__doc__)
     parser.add_argument("runspec", help="YAML run spec (system, ansatz, sampler, ...)")
     parser.add_argument("--out", required=True, help="HDF5 artifact to write")
-    parser.add_argument("--log-every", type=int, default=25, help="optimisation steps per line")
+    parser.add_argument(
+        "--log-every", type=int, default=None,
+        help="optimisation steps per progress line (default: a twentieth of the steps)",
+    )  # fmt: skip
     parser.add_argument(
         "--checkpoint",
         help="checkpoint file (default: OUT with .checkpoint.h5); resumed if present",
@@ -35,9 +41,36 @@ def parse_args(argv=None) -> argparse.Namespace:
         "the end of the optimisation and on SIGTERM/SIGUSR1)"
     )
     args = parser.parse_args(argv)
-    if args.log_every < 1 or args.checkpoint_every < 0:
+    if (args.log_every is not None and args.log_every < 1) or args.checkpoint_every < 0:
         parser.error("--log-every must be at least 1 and --checkpoint-every at least 0")
     return args
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def progress_line(step: int, total: int, stats, elapsed: float, left: float | None) -> str:
+    """One progress line: step of total, energy, variance, acceptance, time spent and left."""
+    line = (
+        f"step {step}/{total} ({100 * step / max(total, 1):.0f}%)  E = {stats.energy:.6f} +- "
+        f"{stats.energy_error:.6f}  var = {stats.variance:.3e}  acc = {stats.acceptance:.2f}"
+        f"  elapsed {_clock(elapsed)}"
+    )
+    return line if left is None else f"{line}  left ~{_clock(left)}"
+
+
+def start_line(spec, ranks: int) -> str:
+    """What a run is about to do, in one line."""
+    system, sampler, opt = spec["system"], spec["sampler"], spec["optimizer"]
+    kinds = " x ".join(c["kind"] for c in spec["ansatz"])
+    return (
+        f"{system['particles']} particles in {system['dim']}D, omega = {system['omega']:g}; "
+        f"{kinds}; {sampler.get('walkers', 500)} walkers x {ranks} ranks; "
+        f"{opt.get('steps', 100)} {opt['kind']} steps of {opt.get('samples', 2000)} samples, "
+        f"then {spec['production']['samples']} production samples"
+    )
 
 
 def main(argv=None) -> int:
@@ -46,15 +79,27 @@ def main(argv=None) -> int:
     spec = load_runspec(args.runspec)
     check_memory(spec, comm.size, source=args.runspec)
     start = time.perf_counter()
+    total = int(spec["optimizer"].get("steps", 100))
+    every = args.log_every or max(1, total // 20)  # about 20 lines, whatever the length
+    first: list[tuple[int, float]] = []  # the first step seen (its time includes start-up)
 
     def log(step, stats):
-        if comm.rank == 0 and (step + 1) % args.log_every == 0:
-            print(
-                f"step {step + 1:5d}  E = {stats.energy:.6f} +- {stats.energy_error:.6f}"
-                f"  var = {stats.variance:.3e}  acc = {stats.acceptance:.2f}",
-                file=sys.stderr,
-                flush=True,
-            )
+        if comm.rank != 0:
+            return
+        now = time.perf_counter() - start
+        if not first:  # the run is built and working: say what it does
+            first.append((step + 1, now))
+            print(start_line(spec, comm.size), file=sys.stderr, flush=True)
+        if (step + 1) % every and step + 1 != total:
+            return
+        done, at = first[0]
+        left = None
+        if done < step + 1 < total:  # the mean step so far, start-up left out
+            left = (now - at) / (step + 1 - done) * (total - step - 1)
+        print(progress_line(step + 1, total, stats, now, left), file=sys.stderr, flush=True)
+        if step + 1 == total:
+            print(f"production: {spec['production']['samples']} samples", file=sys.stderr,
+                  flush=True)  # fmt: skip
 
     checkpointer = Checkpointer(
         args.checkpoint or checkpoint_path(args.out), spec, comm, args.checkpoint_every
