@@ -14,7 +14,7 @@ import time
 from nqsflow.cli import run_cli
 from nqsflow.config import check_memory, load_runspec
 from nqsflow.errors import DivergenceError
-from nqsflow.vmc.artifact import write_result
+from nqsflow.vmc.artifact import resolved_runspec, write_result
 from nqsflow.vmc.checkpoint import Checkpointer, checkpoint_path
 from nqsflow.vmc.driver import run
 from nqsflow.vmc.parallel import world
@@ -62,14 +62,14 @@ def progress_line(step: int, total: int, stats, elapsed: float, left: float | No
 
 
 def start_line(spec, ranks: int) -> str:
-    """What a run is about to do, in one line."""
+    """What a run is about to do, in one line; ``spec`` with its defaults (resolved_runspec)."""
     system, sampler, opt = spec["system"], spec["sampler"], spec["optimizer"]
     kinds = " x ".join(c["kind"] for c in spec["ansatz"])
     return (
         f"{system['particles']} particles in {system['dim']}D, omega = {system['omega']:g}; "
-        f"{kinds}; {sampler.get('walkers', 500)} walkers x {ranks} ranks; "
-        f"{opt.get('steps', 100)} {opt['kind']} steps of {opt.get('samples', 2000)} samples, "
-        f"then {spec['production']['samples']} production samples"
+        f"{kinds}; {sampler['walkers']} walkers x {ranks} ranks; {opt['steps']} {opt['kind']} "
+        f"steps of {opt['samples']} samples, then {spec['production']['samples']} production "
+        "samples"
     )
 
 
@@ -79,7 +79,8 @@ def main(argv=None) -> int:
     spec = load_runspec(args.runspec)
     check_memory(spec, comm.size, source=args.runspec)
     start = time.perf_counter()
-    total = int(spec["optimizer"].get("steps", 100))
+    resolved = resolved_runspec(spec)
+    total = int(resolved["optimizer"]["steps"])
     every = args.log_every or max(1, total // 20)  # about 20 lines, whatever the length
     first: list[tuple[int, float]] = []  # the first step seen (its time includes start-up)
 
@@ -89,7 +90,7 @@ def main(argv=None) -> int:
         now = time.perf_counter() - start
         if not first:  # the run is built and working: say what it does
             first.append((step + 1, now))
-            print(start_line(spec, comm.size), file=sys.stderr, flush=True)
+            print(start_line(resolved, comm.size), file=sys.stderr, flush=True)
         if (step + 1) % every and step + 1 != total:
             return
         done, at = first[0]

@@ -192,8 +192,9 @@ class VMC:
     def sample(self, state: VMCState, samples: int) -> tuple[VMCState, np.ndarray]:
         """Positions of about ``samples`` draws over all ranks, (rounds, W, N, d) on this rank."""
         rounds = self._rounds(samples)
-        if self.kernels() is not None:
-            return self.kernels().sample(state, rounds, self.thin)
+        fused = self.kernels()
+        if fused is not None:
+            return fused.sample(state, rounds, self.thin)
         out = np.empty((rounds, self.walkers, *self.hamiltonian.shape))
         walkers, wf, sampler = state.walkers, self.wf(state), self.sampler
         for k in range(rounds):
@@ -328,13 +329,13 @@ class VMC:
         the walker-averaged series of those rounds has too few blocks and reported
         0.73-0.78 of the spread of repeated runs.  Ranks exchange the per-round
         energies (the stored ``energy_series``), then the autocovariances about the
-        global mean at the lags the window needs (lag 0 is the variance).  Also histograms the
-        distance of each particle from the trap centre (one-body density) and the
-        pair distances over the Hamiltonian's ranges.
+        global mean at the lags the window needs (lag 0 is the variance).  Also
+        histograms the distance of each particle from the trap centre (one-body
+        density) and the pair distances over the Hamiltonian's ranges.
         """
         rounds = self._rounds(samples)
-        fused = self.kernels() is not None
-        chunk = max(1, (KERNEL_CHUNK_SAMPLES if fused else CHUNK_SAMPLES) // self.walkers)
+        fused = self.kernels()
+        chunk = max(1, (CHUNK_SAMPLES if fused is None else KERNEL_CHUNK_SAMPLES) // self.walkers)
         e_local = np.empty((rounds, self.walkers))
         densities = Densities(self.hamiltonian, bins)
         for first in range(0, rounds, chunk):
@@ -342,10 +343,8 @@ class VMC:
             # samples, nor a network's intermediates for all of them, at once, and
             # a signal (SLURM's SIGTERM) is seen between the kernels' calls
             n = min(chunk, rounds - first)
-            if fused:  # E_L and the histograms inside the kernel
-                state, e_local[first : first + n] = self.kernels().produce(
-                    state, n, self.thin, densities
-                )
+            if fused is not None:  # E_L and the histograms inside the kernel
+                state, e_local[first : first + n] = fused.produce(state, n, self.thin, densities)
             else:
                 state, x = self.sample(state, n * self.walkers * self.comm.size)
                 flat = x.reshape(-1, *x.shape[2:])
