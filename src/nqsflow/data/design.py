@@ -70,20 +70,21 @@ def _table_omegas(config) -> list[float] | None:
 
     numbers = study_particles(config) or [None]
     per_number = [[row.omega for row in table_rows(config, n)] for n in numbers]
-    return [w for w in per_number[0] if all(_tabulated(w, ws) for ws in per_number[1:])]
+    return [w for w in per_number[0] if all(_tabulated(w, ws) is not None for ws in per_number[1:])]
 
 
-def _tabulated(omega: float, table: list[float]) -> bool:
-    return any(math.isclose(omega, w, rel_tol=1e-9) for w in table)
+def _tabulated(omega: float, table: list[float]) -> float | None:
+    """The table's frequency that ``omega`` names (to 1e-9 relative), else None."""
+    return next((w for w in table if math.isclose(omega, w, rel_tol=1e-9)), None)
 
 
 def _on_table(omega: float, table: list[float] | None, key: str) -> float:
-    """``omega`` itself, or the table's frequency it names (to 1e-9 relative)."""
+    """``omega`` itself, or the table's frequency it names."""
     if table is None:
         return omega
-    for w in table:
-        if math.isclose(omega, w, rel_tol=1e-9):
-            return w
+    found = _tabulated(omega, table)
+    if found is not None:
+        return found
     raise ConfigError(
         f"key 'design.{key}': omega={omega:g} is not a frequency of the table for every "
         "particle number of the study "
