@@ -79,9 +79,14 @@ class _Phases:
     def __init__(self, vmc):
         self.total = dict.fromkeys(PHASES, 0.0)
         self._wrap(vmc, "sample", "sampling")
-        self._wrap(vmc, "local_energy_and_derivatives", "E_L and O")
         self._wrap(vmc.optimizer, "update", "SR solve")
-        self._wrap(vmc.sampler, "refresh", "refresh")
+        fused = vmc.kernels()
+        if fused is not None:  # the kernel path's own E_L and O and refresh
+            self._wrap(fused, "local_terms", "E_L and O")
+            self._wrap(fused, "refresh", "refresh")
+        else:
+            self._wrap(vmc, "local_energy_and_derivatives", "E_L and O")
+            self._wrap(vmc.sampler, "refresh", "refresh")
         comm, reduce = vmc.comm, vmc.comm.sum
         barrier = getattr(getattr(comm, "comm", None), "Barrier", lambda: None)
 

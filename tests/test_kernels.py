@@ -83,6 +83,29 @@ def test_kernels_give_the_numpy_log_psi_gradient_and_local_energy(case):
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(lap, ref_lap, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(e_local, vmc.local_energy(p, x), rtol=1e-12, atol=1e-12)
+    energy, o = kernels.local_terms(p, x)  # what an SR step takes: E_L and d ln psi / d p
+    ref_energy, ref_o = vmc.local_energy_and_derivatives(p, x)
+    np.testing.assert_allclose(energy, ref_energy, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(o, ref_o, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", sorted(CASES), ids=str)
+def test_kernel_optimisation_runs_the_numpy_chains(case):
+    runs = []
+    for kernels in (True, False):
+        vmc = _vmc(case, kernels)
+        state = vmc.init(seed=11, burn_in_sweeps=10)
+        history = []
+        for _ in range(4):  # moves, E_L and O, the SR update, the walkers' refresh
+            state, stats = vmc.step(state, 2 * vmc.walkers)
+            history.append([stats.energy, stats.variance, stats.acceptance, *stats.gradient])
+        state, result = vmc.produce(state, 5 * vmc.walkers, bins=10)
+        runs.append((state, np.array(history), result))
+    (a, ha, ra), (b, hb, rb) = runs
+    np.testing.assert_allclose(ha, hb, rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(a.walkers.positions, b.walkers.positions, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(ra["energy_series"], rb["energy_series"], rtol=1e-9, atol=1e-10)
 
 
 @pytest.mark.parametrize("case", sorted(CASES), ids=str)

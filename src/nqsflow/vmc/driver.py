@@ -228,25 +228,32 @@ class VMC:
         absolute deviations about the mean; the energy and variance reported are
         never clipped.
         """
+        fused = self.kernels()
         state, x = self.sample(state, samples)
         x = x.reshape(-1, *x.shape[2:])
-        parts = [
-            self.local_energy_and_derivatives(state.params, x[i : i + CHUNK_SAMPLES])
-            for i in range(0, x.shape[0], CHUNK_SAMPLES)
-        ]
-        if len(parts) == 1:  # one chunk, the usual case: no copy of O
-            ((e_local, o),) = parts
+        if fused is not None:  # no intermediates: one call
+            e_local, o = fused.local_terms(state.params, x)
         else:
-            e_local = np.concatenate([e for e, _ in parts])
-            o = np.concatenate([d for _, d in parts])
+            parts = [
+                self.local_energy_and_derivatives(state.params, x[i : i + CHUNK_SAMPLES])
+                for i in range(0, x.shape[0], CHUNK_SAMPLES)
+            ]
+            if len(parts) == 1:  # one chunk, the usual case: no copy of O
+                ((e_local, o),) = parts
+            else:
+                e_local = np.concatenate([e for e, _ in parts])
+                o = np.concatenate([d for _, d in parts])
         e_grad = self._clipped(e_local) if self.clip > 0 else e_local
         n_params = o.shape[1]
         state, counts = self._take_move_counts(state)
+        # sum_w O and sum_w E_L O in one product: o.sum(0) reduces along the strided
+        # axis, at twice the time of a matrix-vector product
+        weights = np.empty((2, e_grad.size))
+        weights[0], weights[1] = 1.0, e_grad
         parts = [
             counts,
             [e_local.size, e_local.sum(), e_local @ e_local, e_grad.sum()],
-            o.sum(0),
-            e_grad @ o,
+            (weights @ o).ravel(),
         ]
         if self.optimizer.needs_metric:
             parts.append((o.T @ o).ravel())
@@ -264,8 +271,11 @@ class VMC:
             oo = sums[4 + 2 * n_params :].reshape(n_params, n_params) / count
             metric = oo - np.outer(o_mean, o_mean)
         params, opt_state = self.optimizer.update(state.params, gradient, state.optimizer, metric)
-        state = replace(state, params=params, optimizer=opt_state)
-        state = replace(state, walkers=self.sampler.refresh(state.walkers, self.wf(state)))
+        if fused is not None:
+            walkers = fused.refresh(state.walkers, params)
+        else:
+            walkers = self.sampler.refresh(state.walkers, BoundWavefunction(self.ansatz, params))
+        state = replace(state, params=params, optimizer=opt_state, walkers=walkers)
         stats = StepStats(
             float(energy), float(np.sqrt(variance / count)), float(variance), acceptance, gradient
         )

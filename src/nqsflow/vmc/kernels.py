@@ -1,13 +1,15 @@
-"""Fused per-walker kernels (numba): ln psi, its gradient and Laplacian, E_L and the moves.
+"""Fused per-walker kernels (numba): ln psi, its gradient and Laplacian, E_L, the moves,
+and d ln psi / d p for the optimisation.
 
 The numpy factors are the reference; this module computes the same numbers one
 walker at a time in compiled scalar loops, with no temporaries, for the factor
 kinds that have a kernel (Gaussian, RBM, Pade-Jastrow, hard-sphere Jastrow).
 
 A product of factors is composed by code generation (:mod:`nqsflow.vmc.fused`):
-a small module calls the factor kernels below in a straight line (``evaluate``
-and ``particle``), fixes the kind of move as constants, and takes the move loop
-``run_block`` and ``evaluate_batch`` from the templates at the end of this file.
+a small module calls the factor kernels below in a straight line (``evaluate``,
+``particle`` and ``derivatives``), fixes the kind of move as constants, and takes
+the move loop ``run_block``, ``evaluate_batch`` and ``local_terms_batch`` from the
+templates at the end of this file.
 What the profile showed, on the 2-electron dot with RBM(4) x Pade-Jastrow:
 every array view passed to a function or taken per walker (``x[w]``) costs
 atomic reference counts, more than a small factor's arithmetic, so the helpers
@@ -207,6 +209,67 @@ def pairs_particle(kind, c, x, k, gk, n, d):
     return log
 
 
+# --- one factor's d ln psi / d p of one walker x, into out[w, base : base + its count]
+
+
+@inline
+def gaussian_params(c, x, out, w, base, n, d, count):
+    """consts: scale (d), omega, alpha[, beta]; params alpha[, beta] (count 1 or 2)."""
+    perp2, z2 = 0.0, 0.0
+    for i in range(n):
+        for a in range(d):
+            if count == 2 and a == d - 1:
+                z2 += x[i, a] * x[i, a]
+            else:
+                perp2 += x[i, a] * x[i, a]
+    omega = c[d]
+    if count == 2:
+        out[w, base] = -0.5 * omega * (perp2 + c[d + 2] * z2)
+        out[w, base + 1] = -0.5 * c[d + 1] * omega * z2
+    else:
+        out[w, base] = -0.5 * omega * perp2
+
+
+@inline
+def rbm_params(c, x, out, w, base, work, n, d, h):
+    """params a (M), b (H), W (M H, row-major):
+    (v - a) / sigma^2, sigmoid(z), v sigmoid(z) / sigma^2."""
+    m, s2 = n * d, c[0]
+    a, b, wt = c[2 : 2 + m], c[2 + m : 2 + m + h], c[2 + m + h : 2 + m + h + m * h]
+    _hidden(b, wt, s2, x, work, n, d, h)
+    for j in range(h):
+        out[w, base + m + j] = work[j]
+    q = 0
+    for i in range(n):
+        for k in range(d):
+            out[w, base + q] = (x[i, k] - a[q]) / s2
+            v = x[i, k] / s2
+            row = base + m + h + q * h
+            for j in range(h):
+                out[w, row + j] = v * work[j]
+            q += 1
+
+
+@inline
+def pade_params(c, x, out, w, base, n, d, count):
+    """consts: P, cusp (P), beta (P), channel (P); params ln beta per channel:
+    d/d(ln beta) of a r / (1 + beta r) = -a beta (r / (1 + beta r))^2."""
+    p = int(c[0])
+    for q in range(count):
+        out[w, base + q] = 0.0
+    pair = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            r2 = 0.0
+            for k in range(d):
+                r2 += _sq(x[i, k] - x[j, k])
+            r = math.sqrt(r2)
+            beta = c[1 + p + pair]
+            t = r / (1.0 + beta * r)
+            out[w, base + int(c[1 + 2 * p + pair])] -= c[1 + pair] * beta * t * t
+            pair += 1
+
+
 # --- the Hamiltonian and the moves
 
 
@@ -298,6 +361,11 @@ def evaluate(c, o, x, grad, work):
 
 def particle(c, o, x, k, gk, work):
     """A function of particle k whose change is that of ln psi, its gradient into gk."""
+    raise NotImplementedError("a placeholder: fused.py generates the composed kernel")
+
+
+def derivatives(c, o, x, out, w, work):
+    """d ln psi / d p of one walker x (N, d) into out[w] (P,)."""
     raise NotImplementedError("a placeholder: fused.py generates the composed kernel")
 
 
@@ -415,6 +483,18 @@ def run_block(rng, consts, offsets, ham, step, limit, thin, x, log_psi, grad,
             if radial.size:
                 _count(y, radial, radial_edges, pair, pair_edges, n, d)
     return accepted
+
+
+def local_terms_batch(consts, offsets, ham, x, energy, out):
+    """E_L (W,) into energy and d ln psi / d p (W, P) into out, of walkers x (W, N, d):
+    what an optimisation step needs of its samples, one walker at a time."""
+    work = np.empty(consts.size)
+    y, gy = np.empty((N, D)), np.empty((N, D))
+    for w in range(x.shape[0]):
+        _copy(x, w, y, N, D)
+        lg, lap = evaluate(consts, offsets, y, gy, work)
+        energy[w] = local_energy(ham, y, gy, lap, N, D)
+        derivatives(consts, offsets, y, out, w, work)
 
 
 def evaluate_batch(consts, offsets, ham, x):

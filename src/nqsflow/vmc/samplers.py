@@ -114,6 +114,8 @@ class _Sampler:
 
     def _sweep(self, rng, state: SamplerState, wf: Evaluator) -> SamplerState:
         x, cache = state.positions.copy(), state.cache
+        if cache is None:  # the kernel path keeps none (fused.py)
+            cache = wf.init_cache(x)
         walkers, particles = x.shape[:2]
         accepted = 0
         for k in range(particles):
