@@ -21,7 +21,9 @@ configuration runs about as long.  BLAS (and numba) run on one thread per rank.
 
 ``--profile`` instead splits the step into its phases on every rank (sampling,
 E_L and O, the wait for the slowest rank, the reduction itself, the SR solve,
-the walker refresh, the rest: O sums and Python) and counts page faults.
+the walker refresh, the rest: O sums and Python) and counts page faults.  On
+the fused kernel path one call refreshes the walkers, moves them and takes E_L
+and O: all of it counts as sampling.
 
 Usage: python benchmarks/mpi_scaling.py --ranks 1 2 4 8 16 [--json out.json]
        python benchmarks/mpi_scaling.py --profile --ranks 16 --walkers-per-rank 2000
@@ -81,9 +83,8 @@ class _Phases:
         self._wrap(vmc, "sample", "sampling")
         self._wrap(vmc.optimizer, "update", "SR solve")
         fused = vmc.kernels()
-        if fused is not None:  # the kernel path's own E_L and O and refresh
-            self._wrap(fused, "local_terms", "E_L and O")
-            self._wrap(fused, "refresh", "refresh")
+        if fused is not None:  # one kernel call refreshes, moves and takes E_L and O
+            self._wrap(fused, "sample_local_terms", "sampling")
         else:
             self._wrap(vmc, "local_energy_and_derivatives", "E_L and O")
             self._wrap(vmc.sampler, "refresh", "refresh")

@@ -138,3 +138,45 @@ def test_factors_without_kernels_keep_the_numpy_path(monkeypatch):
     assert build_kernels(system, ProductAnsatz(factors), sampler) is not None
     monkeypatch.setenv("NQSFLOW_KERNELS", "0")
     assert build_kernels(system, ProductAnsatz(factors), sampler) is None
+
+
+class _StopAt:
+    """A monitor that stops the optimisation after ``step`` steps, keeping the snapshot."""
+
+    def __init__(self, step):
+        self.step, self.snapshot = step, None
+
+    def after_step(self, state):
+        if state.step == self.step:
+            self.snapshot = state.snapshot()
+            return True
+        return False
+
+    def after_optimization(self, state):
+        pass
+
+
+@pytest.mark.parametrize("sampler", [
+    {"kind": "langevin", "moves": "all"}, {"kind": "metropolis", "moves": "single"},
+], ids=["langevin-all", "metropolis-single"])
+def test_restart_on_the_kernel_path_is_bit_identical(sampler, tmp_path):
+    from nqsflow.vmc.checkpoint import read_checkpoint, write_checkpoint
+    from nqsflow.vmc.driver import run
+
+    spec = {
+        "system": {"particles": 2, "dim": 2, "omega": 1.0, "interaction": "coulomb"},
+        "ansatz": [{"kind": "rbm", "hidden": 2, "init_std": 0.1}, {"kind": "pade_jastrow"}],
+        "sampler": {**sampler, "walkers": 60, "burn_in": 10, "thin": 2, "block_size": 30},
+        "optimizer": {"kind": "sr", "learning_rate": 0.1, "steps": 6, "samples": 180},
+        "production": {"samples": 1200},
+        "seed": 4,
+    }
+    whole = run(spec)
+    monitor = _StopAt(3)
+    assert run(spec, monitor=monitor) is None
+    path = tmp_path / "run.checkpoint.h5"
+    write_checkpoint(path, spec, [monitor.snapshot])
+    resumed = run(spec, snapshot=read_checkpoint(path, spec, rank=0, size=1))
+    np.testing.assert_array_equal(resumed.history["energy"], whole.history["energy"])
+    np.testing.assert_array_equal(resumed.params_final, whole.params_final)
+    np.testing.assert_array_equal(resumed.energy_series, whole.energy_series)

@@ -170,6 +170,9 @@ class VMC:
     def restore(self, seed: int, snapshot) -> VMCState:
         """The state of a :meth:`VMCState.snapshot` taken by this rank of an identical run."""
         state = self._fresh(seed).restored(snapshot)
+        fused = self.kernels()
+        if fused is not None:  # as after a step: the kernel recomputes, bit for bit the same
+            return replace(state, walkers=fused.refresh(state.walkers))
         return replace(state, walkers=self.sampler.refresh(state.walkers, self.wf(state)))
 
     def local_energy(self, params: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -229,11 +232,12 @@ class VMC:
         never clipped.
         """
         fused = self.kernels()
-        state, x = self.sample(state, samples)
-        x = x.reshape(-1, *x.shape[2:])
-        if fused is not None:  # no intermediates: one call
-            e_local, o = fused.local_terms(state.params, x)
+        if fused is not None:  # moves, E_L and O in one kernel call per block of walkers
+            state, e_local, o = fused.sample_local_terms(state, self._rounds(samples), self.thin)
+            e_local, o = e_local.ravel(), o.reshape(-1, o.shape[2])
         else:
+            state, x = self.sample(state, samples)
+            x = x.reshape(-1, *x.shape[2:])
             parts = [
                 self.local_energy_and_derivatives(state.params, x[i : i + CHUNK_SAMPLES])
                 for i in range(0, x.shape[0], CHUNK_SAMPLES)
@@ -272,7 +276,7 @@ class VMC:
             metric = oo - np.outer(o_mean, o_mean)
         params, opt_state = self.optimizer.update(state.params, gradient, state.optimizer, metric)
         if fused is not None:
-            walkers = fused.refresh(state.walkers, params)
+            walkers = fused.refresh(state.walkers)
         else:
             walkers = self.sampler.refresh(state.walkers, BoundWavefunction(self.ansatz, params))
         state = replace(state, params=params, optimizer=opt_state, walkers=walkers)

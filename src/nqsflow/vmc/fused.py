@@ -81,11 +81,11 @@ def build_kernels(hamiltonian, ansatz, sampler) -> FusedKernels | None:
 _CALLS = {  # kind -> (all-particle call, single-particle call, parameter derivatives) on
     # the factor's consts cf; H is the factor's size, B the offset of its parameters
     0: ("gaussian(cf, x, grad, N, D)", "gaussian_particle(cf, x, k, gk, N, D)",
-        "gaussian_params(cf, x, out, w, B, N, D, H)"),
+        "gaussian_params(cf, x, out, t, w, B, N, D, H)"),
     1: ("rbm(cf, x, grad, work, N, D, H)", "rbm_particle(cf, x, k, gk, work, N, D, H)",
-        "rbm_params(cf, x, out, w, B, work, N, D, H)"),
+        "rbm_params(cf, x, out, t, w, B, work, N, D, H)"),
     2: ("pairs(2, cf, x, grad, N, D)", "pairs_particle(2, cf, x, k, gk, N, D)",
-        "pade_params(cf, x, out, w, B, N, D, H)"),
+        "pade_params(cf, x, out, t, w, B, N, D, H)"),
     3: ("pairs(3, cf, x, grad, N, D)", "pairs_particle(3, cf, x, k, gk, N, D)", ""),
 }
 
@@ -129,7 +129,7 @@ def particle(c, o, x, k, gk, work):
 
 
 @inline
-def derivatives(c, o, x, out, w, work):
+def derivatives(c, o, x, out, t, w, work):
 {derivatives}
     return
 
@@ -223,6 +223,7 @@ class FusedKernels:
         self.single = sampler.moves == "single"
         self.limit = sampler.drift_limit if self.langevin else 0.0
         self._program = None  # (params, program(params)) of the last call
+        self.n_params = sum(f.n_params for f in ansatz.factors)
 
     def module(self):
         """The generated kernels of this run."""
@@ -256,36 +257,31 @@ class FusedKernels:
         offsets, consts = self.program(params)
         x = np.ascontiguousarray(x, dtype=float)
         energy = np.empty(x.shape[0])
-        o = np.empty((x.shape[0], sum(f.n_params for f in self.ansatz.factors)))
+        o = np.empty((1, x.shape[0], self.n_params))
         self.module().local_terms_batch(consts, offsets, self.ham, x, energy, o)
-        return energy, o
+        return energy, o[0]
 
-    def refresh(self, walkers, params):
-        """The walkers' stored ln psi (and drift) after the parameters changed.
+    @staticmethod
+    def refresh(walkers):
+        """The walkers after the parameters changed: their ln psi, drift and caches
+        are dropped, and the next kernel call computes them before it moves."""
+        return replace(walkers, log_psi=None, drift=None, cache=None)
 
-        Single-particle moves keep nothing between the kernels' calls: the numpy
-        caches are left to be rebuilt by a numpy move, should one follow.
-        """
-        if self.single:
-            return replace(walkers, log_psi=None, drift=None, cache=None)
-        offsets, consts = self.program(params)
-        x = np.ascontiguousarray(walkers.positions, dtype=float)
-        log_psi, grad, _, _ = self.module().evaluate_batch(consts, offsets, self.ham, x)
-        drift = 2.0 * grad if self.langevin else None
-        return replace(walkers, log_psi=log_psi, drift=drift, cache=None)
-
-    def _run(self, state, rounds: int, thin: int, measure: bool, keep: bool, densities=None):
+    def _run(self, state, rounds: int, thin: int, measure: bool, keep: bool, densities=None,
+             derive: bool = False):
         # advance every block of walkers through `rounds` rounds of `thin` moves
         walkers = state.walkers
         x = np.array(walkers.positions, dtype=float)  # the old state's array stays as it was
         w, n, d = x.shape
         single = self.single
-        log_psi = (np.zeros(w) if walkers.log_psi is None
-                   else np.array(walkers.log_psi, dtype=float))
-        grad = (0.5 * walkers.drift if walkers.drift is not None and not single
+        # no ln psi: the parameters changed since the walkers' last move (refresh below)
+        fresh = walkers.log_psi is None and not single
+        log_psi = np.zeros(w) if fresh or single else np.array(walkers.log_psi, dtype=float)
+        grad = (0.5 * walkers.drift if walkers.drift is not None and not single and not fresh
                 else np.zeros_like(x))
         grad = np.ascontiguousarray(grad)
         energies = np.empty((rounds, w if measure else 0))
+        derivs = np.empty((rounds if derive else 0, w, self.n_params))
         positions = np.empty((rounds if keep else 0, w, n, d))
         if densities is not None:
             hists = (densities.radial, densities.radial_edges, densities.pair, densities.pair_edges)
@@ -297,37 +293,43 @@ class FusedKernels:
         accepted = 0
         for g, rng in enumerate(generators):
             block = slice(g * size, (g + 1) * size)
-            e = energies if len(generators) == 1 else np.empty((rounds, size if measure else 0))
-            pos = positions if len(generators) == 1 else np.empty((positions.shape[0], size, n, d))
+            e, o, pos = energies, derivs, positions
+            if len(generators) > 1:  # each block's own rows, copied in below
+                e = np.empty((rounds, size if measure else 0))
+                o = np.empty((derivs.shape[0], size, self.n_params))
+                pos = np.empty((positions.shape[0], size, n, d))
             accepted += kernels.run_block(
                 rng, consts, offsets, self.ham, float(walkers.step), self.limit, int(thin),
-                x[block], log_psi[block], grad[block], e, pos, *hists,
+                fresh, x[block], log_psi[block], grad[block], e, o, pos, *hists,
             )
             if len(generators) > 1:
-                energies[:, block] = e
-                positions[:, block] = pos
+                energies[:, block], derivs[:, block], positions[:, block] = e, o, pos
         moves = rounds * thin * w * (n if single else 1)
         new = replace(
             walkers,
             positions=x,
             accepted=walkers.accepted + accepted,
             proposed=walkers.proposed + moves,
+            cache=None,  # single-particle moves: a numpy move that follows rebuilds them
         )
-        if single:  # no caches: a numpy move that follows rebuilds them
-            new = replace(new, cache=None)
-        else:
-            new = replace(new, log_psi=log_psi)
-            if walkers.drift is not None:
-                new = replace(new, drift=2.0 * grad)
-        return replace(state, walkers=new), energies, positions
+        if not single:
+            new = replace(new, log_psi=log_psi, drift=2.0 * grad if self.langevin else None)
+        return replace(state, walkers=new), energies, positions, derivs
 
     def sample(self, state, rounds: int, thin: int):
         """Positions after each of ``rounds`` rounds of ``thin`` moves, (rounds, W, N, d)."""
-        state, _, positions = self._run(state, rounds, thin, measure=False, keep=True)
+        state, _, positions, _ = self._run(state, rounds, thin, measure=False, keep=True)
         return state, positions
+
+    def sample_local_terms(self, state, rounds: int, thin: int):
+        """E_L (rounds, W) and d ln psi / d p (rounds, W, P) after each of ``rounds``
+        rounds of ``thin`` moves: the samples of an optimisation step."""
+        state, energies, _, derivs = self._run(state, rounds, thin, measure=True, keep=False,
+                                               derive=True)
+        return state, energies, derivs
 
     def produce(self, state, rounds: int, thin: int, densities):
         """E_L of every walker after each round (rounds, W); the densities counted in place."""
-        state, energies, _ = self._run(state, rounds, thin, measure=True, keep=False,
-                                       densities=densities)
+        state, energies, _, _ = self._run(state, rounds, thin, measure=True, keep=False,
+                                          densities=densities)
         return state, energies

@@ -209,11 +209,11 @@ def pairs_particle(kind, c, x, k, gk, n, d):
     return log
 
 
-# --- one factor's d ln psi / d p of one walker x, into out[w, base : base + its count]
+# --- one factor's d ln psi / d p of one walker x, into out[t, w, base : base + its count]
 
 
 @inline
-def gaussian_params(c, x, out, w, base, n, d, count):
+def gaussian_params(c, x, out, t, w, base, n, d, count):
     """consts: scale (d), omega, alpha[, beta]; params alpha[, beta] (count 1 or 2)."""
     perp2, z2 = 0.0, 0.0
     for i in range(n):
@@ -224,39 +224,39 @@ def gaussian_params(c, x, out, w, base, n, d, count):
                 perp2 += x[i, a] * x[i, a]
     omega = c[d]
     if count == 2:
-        out[w, base] = -0.5 * omega * (perp2 + c[d + 2] * z2)
-        out[w, base + 1] = -0.5 * c[d + 1] * omega * z2
+        out[t, w, base] = -0.5 * omega * (perp2 + c[d + 2] * z2)
+        out[t, w, base + 1] = -0.5 * c[d + 1] * omega * z2
     else:
-        out[w, base] = -0.5 * omega * perp2
+        out[t, w, base] = -0.5 * omega * perp2
 
 
 @inline
-def rbm_params(c, x, out, w, base, work, n, d, h):
+def rbm_params(c, x, out, t, w, base, work, n, d, h):
     """params a (M), b (H), W (M H, row-major):
     (v - a) / sigma^2, sigmoid(z), v sigmoid(z) / sigma^2."""
     m, s2 = n * d, c[0]
     a, b, wt = c[2 : 2 + m], c[2 + m : 2 + m + h], c[2 + m + h : 2 + m + h + m * h]
     _hidden(b, wt, s2, x, work, n, d, h)
     for j in range(h):
-        out[w, base + m + j] = work[j]
+        out[t, w, base + m + j] = work[j]
     q = 0
     for i in range(n):
         for k in range(d):
-            out[w, base + q] = (x[i, k] - a[q]) / s2
+            out[t, w, base + q] = (x[i, k] - a[q]) / s2
             v = x[i, k] / s2
             row = base + m + h + q * h
             for j in range(h):
-                out[w, row + j] = v * work[j]
+                out[t, w, row + j] = v * work[j]
             q += 1
 
 
 @inline
-def pade_params(c, x, out, w, base, n, d, count):
+def pade_params(c, x, out, t, w, base, n, d, count):
     """consts: P, cusp (P), beta (P), channel (P); params ln beta per channel:
     d/d(ln beta) of a r / (1 + beta r) = -a beta (r / (1 + beta r))^2."""
     p = int(c[0])
     for q in range(count):
-        out[w, base + q] = 0.0
+        out[t, w, base + q] = 0.0
     pair = 0
     for i in range(n):
         for j in range(i + 1, n):
@@ -265,8 +265,8 @@ def pade_params(c, x, out, w, base, n, d, count):
                 r2 += _sq(x[i, k] - x[j, k])
             r = math.sqrt(r2)
             beta = c[1 + p + pair]
-            t = r / (1.0 + beta * r)
-            out[w, base + int(c[1 + 2 * p + pair])] -= c[1 + pair] * beta * t * t
+            f = r / (1.0 + beta * r)
+            out[t, w, base + int(c[1 + 2 * p + pair])] -= c[1 + pair] * beta * f * f
             pair += 1
 
 
@@ -364,25 +364,27 @@ def particle(c, o, x, k, gk, work):
     raise NotImplementedError("a placeholder: fused.py generates the composed kernel")
 
 
-def derivatives(c, o, x, out, w, work):
-    """d ln psi / d p of one walker x (N, d) into out[w] (P,)."""
+def derivatives(c, o, x, out, t, w, work):
+    """d ln psi / d p of one walker x (N, d) into out[t, w] (P,)."""
     raise NotImplementedError("a placeholder: fused.py generates the composed kernel")
 
 
-def run_block(rng, consts, offsets, ham, step, limit, thin, x, log_psi, grad,
-              energies, positions, radial, radial_edges, pair, pair_edges):
+def run_block(rng, consts, offsets, ham, step, limit, thin, fresh, x, log_psi, grad,
+              energies, derivs, positions, radial, radial_edges, pair, pair_edges):
     """Advance one block of walkers x (B, N, d) by rounds of ``thin`` moves.
 
     ``log_psi`` (B,) and, for all-particle Langevin, ``grad`` (B, N, d) hold the
-    walkers' current values and are updated.  After each round, E_L of every
-    walker goes to ``energies`` (rounds, B) when it has columns, the positions to
-    ``positions`` (rounds, B, N, d) when it has rows, and the radial and pair
-    distances into the histograms when they have bins.  All-particle moves
-    evaluate E_L with each proposal (it rides along with the gradient), so a
-    measurement costs nothing more.  Returns the number of accepted moves.
+    walkers' current values and are updated; with ``fresh`` they are computed
+    first (the parameters changed).  After each round, E_L of every walker goes
+    to ``energies`` (rounds, B) when it has columns, d ln psi / d p to
+    ``derivs`` (rounds, B, P) when it has rows, the positions to ``positions``
+    (rounds, B, N, d) when it has rows, and the radial and pair distances into
+    the histograms when they have bins.  All-particle moves evaluate E_L with
+    each proposal (it rides along with the gradient), so a measurement costs
+    nothing more.  Returns the number of accepted moves.
     """
     b, n, d = x.shape[0], N, D
-    rounds = max(energies.shape[0], positions.shape[0])
+    rounds = max(energies.shape[0], positions.shape[0], derivs.shape[0])
     work = np.empty(consts.size)
     y, gy, shift = np.empty((n, d)), np.empty((n, d)), np.empty((n, d))
     gk_old, gk_new, xo, sk = np.empty(d), np.empty(d), np.empty(d), np.empty(d)
@@ -392,11 +394,16 @@ def run_block(rng, consts, offsets, ham, step, limit, thin, x, log_psi, grad,
     sqrt_dt = math.sqrt(step)
     accepted = 0
     measure = energies.shape[1] > 0
-    if measure and not SINGLE:
+    if (measure or fresh) and not SINGLE:
         for w in range(b):
             _copy(x, w, y, n, d)
             lg, lap = evaluate(consts, offsets, y, gy, work)
             local[w] = local_energy(ham, y, gy, lap, n, d)
+            if fresh:
+                log_psi[w] = lg
+                for i in range(n):
+                    for a in range(d):
+                        grad[w, i, a] = gy[i, a]
     for t in range(rounds):
         for _ in range(thin):
             if SINGLE:
@@ -476,6 +483,8 @@ def run_block(rng, consts, offsets, ham, step, limit, thin, x, log_psi, grad,
                     lg, lap = evaluate(consts, offsets, y, gy, work)
                     local[w] = local_energy(ham, y, gy, lap, n, d)
                 energies[t, w] = local[w]
+            if derivs.shape[0]:
+                derivatives(consts, offsets, y, derivs, t, w, work)
             if positions.shape[0]:
                 for i in range(n):
                     for a in range(d):
@@ -486,15 +495,14 @@ def run_block(rng, consts, offsets, ham, step, limit, thin, x, log_psi, grad,
 
 
 def local_terms_batch(consts, offsets, ham, x, energy, out):
-    """E_L (W,) into energy and d ln psi / d p (W, P) into out, of walkers x (W, N, d):
-    what an optimisation step needs of its samples, one walker at a time."""
+    """E_L (W,) into energy and d ln psi / d p (1, W, P) into out, of walkers x (W, N, d)."""
     work = np.empty(consts.size)
     y, gy = np.empty((N, D)), np.empty((N, D))
     for w in range(x.shape[0]):
         _copy(x, w, y, N, D)
         lg, lap = evaluate(consts, offsets, y, gy, work)
         energy[w] = local_energy(ham, y, gy, lap, N, D)
-        derivatives(consts, offsets, y, out, w, work)
+        derivatives(consts, offsets, y, out, 0, w, work)
 
 
 def evaluate_batch(consts, offsets, ham, x):
