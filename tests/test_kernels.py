@@ -11,6 +11,8 @@ Metropolis and Langevin with a drift limit).
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -138,6 +140,19 @@ def test_factors_without_kernels_keep_the_numpy_path(monkeypatch):
     assert build_kernels(system, ProductAnsatz(factors), sampler) is not None
     monkeypatch.setenv("NQSFLOW_KERNELS", "0")
     assert build_kernels(system, ProductAnsatz(factors), sampler) is None
+
+
+@pytest.mark.parametrize("case", sorted(CASES), ids=str)
+def test_a_state_of_the_kernel_path_continues_on_the_numpy_path(case):
+    # after a step the kernel path keeps no ln psi, drift or caches: numpy moves rebuild them
+    fused, numpy_path = _vmc(case, kernels=True), _vmc(case, kernels=False)
+    state = fused.init(seed=5, burn_in_sweeps=5)
+    state, _ = fused.step(state, fused.walkers)
+    twin = copy.deepcopy(state)  # the random streams advance in place
+    _, by_kernels = fused.produce(state, 4 * fused.walkers, bins=10)
+    _, by_numpy = numpy_path.produce(twin, 4 * fused.walkers, bins=10)
+    np.testing.assert_allclose(by_numpy["energy_series"], by_kernels["energy_series"],
+                               rtol=1e-9, atol=1e-10)
 
 
 class _StopAt:

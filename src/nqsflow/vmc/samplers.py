@@ -53,6 +53,8 @@ class SamplerState:
     ``log_psi`` (and Langevin its ``drift``); single-particle sweeps keep only
     the ``cache``, which the state owns: a factor's ``accept`` may update it in
     place, so after ``step`` the cache of the state that was stepped is spent.
+    None means not known (the fused kernels keep none across a parameter
+    change): ``step`` rebuilds it first.
     """
 
     positions: np.ndarray  # (W, N, d)
@@ -105,6 +107,8 @@ class _Sampler:
         """One move (or one sweep of single-particle moves) of every walker."""
         if self.moves == "single":
             return self._sweep(rng, state, wf)
+        if state.log_psi is None:  # the kernel path drops it when the parameters change
+            state = self.refresh(state, wf)
         return self._move_all(rng, state, wf)
 
     def _single_proposal(self, rng, wf, x, cache, k: int, step: float):
