@@ -3,7 +3,7 @@ import sys
 
 from nqsflow import workflow as wf
 from nqsflow.config import check_study, runspec_for, study_points
-from nqsflow.errors import ConfigError
+from nqsflow.errors import ConfigError, SetupError
 
 
 # --configfile replaces the default study instead of merging into it
@@ -20,8 +20,12 @@ except ConfigError as exc:
 STUDY = wf.study_dir(config)
 # the rules run this Python and its mpiexec, whatever PATH the job inherits
 PYTHON = sys.executable
-MPIEXEC = wf.mpiexec_beside(PYTHON)
 ANSATZE = wf.ansatze(config)
+try:
+    # a launcher for the VMC ranks, checked here: before any job starts
+    MPIEXEC = wf.mpi_launcher(config, PYTHON, wf.launcher_overridden(workflow)) if ANSATZE else ""
+except SetupError as exc:
+    sys.exit(f"nqsflow: {exc}")
 THEORIES = wf.theory_names(config)
 METHODS = list(config["fit"]["methods"])
 

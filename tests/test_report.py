@@ -54,3 +54,22 @@ def test_hard_sphere_study_report(tmp_path):
     assert all(p.stat().st_size > 0 for p in written)
     summary = (tmp_path / "report" / "summary.md").read_text()
     assert "interaction `hard_sphere`" in summary and "| BMA |" in summary
+
+
+def test_the_summary_page_renders_the_markdown_a_summary_uses():
+    from nqsflow.report.html import markdown_html
+
+    text = (
+        "# study `a<b`\n\nIntro with **bold**\nover two lines.\n\n"
+        "| model | weight |\n|---|---|\n| x/gp | 0.5000 |\n| **BMA** | 1 |\n\n- one\n- `two`\n"
+    )
+    page = markdown_html(text, "the title")
+    body = page.split("<body>")[1]
+    assert "<title>the title</title>" in page
+    assert "<h1>study <code>a&lt;b</code></h1>" in body
+    assert "<p>Intro with <strong>bold</strong> over two lines.</p>" in body
+    assert "<tr><th>model</th><th>weight</th></tr>" in body
+    assert "<tr><td>x/gp</td><td>0.5000</td></tr>" in body
+    assert "<tr><td><strong>BMA</strong></td><td>1</td></tr>" in body
+    assert "<ul>\n<li>one</li>\n<li><code>two</code></li>\n</ul>" in body
+    assert "|" not in body and "**" not in body and "`" not in body

@@ -195,6 +195,19 @@ def test_snakemake_report_holds_the_figures_and_the_summary(tiny_study):
     # a caption (reST, rendered) and the workflow description with the study's name
     assert "standardised error" in html and "nqsflow study" in html
 
+    # the summary is an HTML page (shown in a frame, where Markdown is only a download)
+    # holding the BMA's numbers: its prediction at every point, the weight of each model
+    pages = re.findall(r'"data_uri": "data:text/html;[^"]*filename=summary\.html;base64,([^"]+)"',
+                       html)  # fmt: skip
+    assert len(pages) == 1, "summary.html is not an HTML result of the report"
+    page = base64.b64decode(pages[0]).decode()
+    bma = read_artifact(tmp_path / "results/tiny/bma/summary.h5", schema="nqsflow.bma")
+    pred = bma["prediction"]
+    for mean, var in zip(pred["mean"], pred["variance"], strict=True):
+        assert f"<td>{mean:.5f} ± {np.sqrt(var):.5f}</td>" in page, (mean, var)
+    for name, weight in zip(bma["models"]["name"], bma["models"]["weight"], strict=True):
+        assert f"<tr><td>{name}</td><td>{weight:.4f}</td>" in page, (name, weight)
+
 
 @pytest.mark.slow
 def test_rerun_of_a_killed_vmc_job_resumes_from_its_checkpoint(tmp_path):

@@ -41,39 +41,49 @@ SPEC = {
     "production": {"samples": 20000},
     "seed": 1,
 }
-_WRAPPER = r'''
-import os, resource, runpy, signal, sys, threading, time
-import nqsflow.artifacts as art
+# The faults: ``inject`` patches nqsflow.artifacts (or the process's limits) before the
+# stage runs.  The wrapper below runs one stage with it; tests/test_workflow_faults.py
+# installs the same code as a ``sitecustomize`` in the jobs of a Snakemake run.
+_FAULTS = r'''
+import os, resource, signal, sys, threading, time
 
-fault, count, module, *argv = sys.argv[1:]
-count, calls = int(count), [0]
+def inject(fault, count, module):
+    import nqsflow.artifacts as art
 
-def kill_now():
-    threading.Thread(target=os.kill, args=(os.getpid(), signal.SIGKILL)).start()
-    time.sleep(60)
+    calls = [0]
 
-if fault == "kill-build":  # in the middle of building the file: at the count-th subgroup
-    build = art._write_group
-    def patched(group, tree):
-        if group.name != "/":
+    def kill_now():
+        threading.Thread(target=os.kill, args=(os.getpid(), signal.SIGKILL)).start()
+        time.sleep(60)
+
+    if fault == "kill-build":  # in the middle of building the file: at the count-th subgroup
+        build = art._write_group
+        def patched(group, tree):
+            if group.name != "/":
+                calls[0] += 1
+                if calls[0] == count:
+                    kill_now()
+            return build(group, tree)
+        art._write_group = patched
+    elif fault == "kill-flush":  # the bytes written, the rename not yet done
+        fsync = os.fsync
+        def patched(fd):
             calls[0] += 1
             if calls[0] == count:
                 kill_now()
-        return build(group, tree)
-    art._write_group = patched
-elif fault == "kill-flush":  # the bytes written, the rename not yet done
-    fsync = os.fsync
-    def patched(fd):
-        calls[0] += 1
-        if calls[0] == count:
-            kill_now()
-        return fsync(fd)
-    os.fsync = patched
-elif fault == "fsize":  # files may grow to `count` bytes: a full disk as the process sees it
-    if module == "nqsflow.vmc":
-        from nqsflow.vmc.parallel import world
-        world()  # MPI's own shared-memory files first
-    resource.setrlimit(resource.RLIMIT_FSIZE, (count, resource.RLIM_INFINITY))
+            return fsync(fd)
+        os.fsync = patched
+    elif fault == "fsize":  # files may grow to `count` bytes: a full disk as the process sees it
+        if module == "nqsflow.vmc":
+            from nqsflow.vmc.parallel import world
+            world()  # MPI's own shared-memory files first
+        resource.setrlimit(resource.RLIMIT_FSIZE, (count, resource.RLIM_INFINITY))
+'''
+_WRAPPER = _FAULTS + r'''
+import runpy
+
+fault, count, module, *argv = sys.argv[1:]
+inject(fault, int(count), module)
 sys.argv = [module, *argv]
 runpy.run_module(module, run_name="__main__", alter_sys=True)
 '''

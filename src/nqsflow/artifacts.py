@@ -8,16 +8,21 @@ and ``inputs`` (JSON list of ``{path, sha256}`` of every input artifact).
 An artifact is described in memory as nested dicts: a dict is a group, a numpy
 array (or list) a dataset, and the special key ``"@attrs"`` holds the attributes
 of the group it sits in.  Writes are atomic: a temporary file in the same folder
-is renamed onto the final name only once it is complete and closed.
+is renamed onto the final name only once it is complete and closed; the next
+write of a name removes the temporaries that killed writes of it left.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import glob
 import hashlib
 import io
 import json
 import os
+import re
+import shutil
+import socket
 import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -129,7 +134,7 @@ def write_artifact(
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=".tmp", dir=path.parent)
         os.fchmod(fd, 0o666 & ~_umask())  # as open() would: mkstemp makes it owner-only
         with os.fdopen(fd, "wb") as fh:
             fh.write(buffer.getbuffer())
@@ -144,7 +149,51 @@ def write_artifact(
     finally:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
+    remove_stale_temporaries(path)
     return path
+
+
+def temporary_prefix(path: str | os.PathLike) -> str:
+    """The name's start of a temporary file (or folder) for ``path``, beside it: hidden,
+    and naming the host and the process that writes it (:func:`remove_stale_temporaries`).
+    """
+    return f".{Path(path).name}.{socket.gethostname()}-{os.getpid()}."
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporaries of ``path`` that killed writes left beside it.
+
+    Only those of this very name (``.{name}.{host}-{pid}.*.tmp``), made on this
+    host by a process that is gone: another host's (a shared file system) and a
+    live process's stay.  Called after a write of ``path`` succeeded; a leftover
+    that cannot be removed is left alone.  Returns what was removed.
+    """
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(?P<host>.+)-(?P<pid>\d+)\.[^.]+\.tmp")
+    removed = []
+    for candidate in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        found = pattern.fullmatch(candidate.name)
+        if not found or found["host"] != socket.gethostname() or _alive(int(found["pid"])):
+            continue
+        try:
+            if candidate.is_dir() and not candidate.is_symlink():
+                shutil.rmtree(candidate)
+            else:
+                candidate.unlink()
+        except OSError:
+            continue
+        removed.append(candidate)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's: alive
+        return True
+    return True
 
 
 def _umask() -> int:

@@ -28,6 +28,10 @@ class SchemaMismatchError(ArtifactError):
     """An artifact carries another schema (or version) than the reader expects."""
 
 
+class SetupError(NqsflowError):
+    """The machine lacks a tool the study needs (an MPI launcher for its ranks)."""
+
+
 class ConvergenceError(NqsflowError):
     """A numerical solver did not reach its requested tolerance."""
 

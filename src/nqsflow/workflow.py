@@ -135,11 +135,48 @@ def stage_slice(config, part: str) -> dict[str, Any]:
     raise ValueError(f"no config slice {part!r}; use one of {slice_names(config)}")
 
 
-def mpiexec_beside(python: str) -> str:
-    """The ``mpiexec`` installed next to ``python`` (the mpich wheel's), else the one on PATH."""
+def mpi_launcher(config, python: str, overridden: bool = False, path: str | None = None) -> str:
+    """The launcher of a VMC job's ranks: the ``mpiexec`` next to ``python`` (the mpich
+    wheel's), else ``mpiexec`` from ``path`` (default: PATH); ``""`` when there is none
+    and a run has one rank (it then runs as one plain process).
+
+    ``overridden``: the launcher is set with ``--set-resources vmc:mpi=...`` (the
+    SLURM profile's ``srun``), so none need be here.  Raises :class:`SetupError` in
+    one line when runs of several ranks have no launcher: before any job starts,
+    rather than each job failing with the shell's "command not found".
+    """
     import shutil
 
-    return shutil.which("mpiexec", path=str(Path(python).parent)) or "mpiexec"
+    from nqsflow.errors import SetupError
+
+    beside = shutil.which("mpiexec", path=str(Path(python).parent))
+    if beside:
+        return beside
+    if overridden or shutil.which("mpiexec", path=path):
+        return "mpiexec"  # found by the job's PATH, or replaced by the override
+    ranks = int(config.get("vmc", {}).get("tasks", 1))
+    if ranks <= 1:
+        return ""
+    raise SetupError(
+        f"no mpiexec to start the VMC runs' {ranks} ranks (key 'vmc.tasks'): none beside "
+        f"{python} nor on PATH; install the mpich wheel ({python} -m pip install mpich), "
+        "set vmc.tasks: 1, or name a launcher (--set-resources vmc:mpi='srun --mpi=pmi2')"
+    )
+
+
+def launcher_overridden(workflow) -> bool:
+    """Whether ``--set-resources`` (on the command line or in a profile) sets the VMC
+    rule's ``mpi`` resource, the launcher of its ranks."""
+    settings = getattr(workflow, "resource_settings", None)
+    overrides = getattr(settings, "overwrite_resources", None) or {}
+    return "mpi" in (overrides.get("vmc") or {})
+
+
+def vmc_command(python: str, launcher: str) -> str:
+    """The VMC rule's shell command: its ranks started by the ``mpi`` resource (the
+    launcher), or one plain process where there is no launcher."""
+    start = "{resources.mpi} -n {resources.tasks} " if launcher else ""
+    return f"{start}{python} -m nqsflow.vmc {{input}} --out {{output}} 2> {{log}}"
 
 
 def wildcard_pattern(values) -> str:
@@ -151,9 +188,11 @@ def wildcard_pattern(values) -> str:
 
 def write_yaml(path: str | os.PathLike, data: Mapping[str, Any]) -> None:
     """Write ``data`` as YAML atomically (temporary file, then rename)."""
+    from nqsflow.artifacts import remove_stale_temporaries, temporary_prefix
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as fh:
             yaml.safe_dump(dict(data), fh, sort_keys=False)
@@ -161,6 +200,7 @@ def write_yaml(path: str | os.PathLike, data: Mapping[str, Any]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    remove_stale_temporaries(path)
 
 
 # --- logs, benchmarks, resources and the Snakemake report -------------------------------
@@ -282,6 +322,7 @@ def stage_resources(config, stage: str, attempt: int = 1) -> dict[str, int]:
 REPORT_CATEGORIES = {
     "dots": {
         "summary.md": "1. Summary",
+        "summary.html": "1. Summary",
         "energies.png": "2. Energies",
         "optimization.png": "3. VMC optimisation",
         "weights.png": "4. Model averaging",
@@ -289,6 +330,7 @@ REPORT_CATEGORIES = {
     },
     "nuclear": {
         "summary.md": "1. Summary",
+        "summary.html": "1. Summary",
         "residuals.png": "2. Mass residuals",
         "bound.png": "3. Drip line",
         "weights.png": "4. Model averaging",

@@ -43,5 +43,5 @@ rule vmc:
             "mem_mb_per_cpu"
         ],
     shell:
-        f"{{resources.mpi}} -n {{resources.tasks}} {PYTHON} -m nqsflow.vmc {{input}}"
-        " --out {output} 2> {log}"
+        # without a launcher (none here, one rank) the run is one plain process
+        wf.vmc_command(PYTHON, MPIEXEC)
