@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -181,6 +182,10 @@ def test_drip_line_levels():
     assert drip[10]["levels"] == {0.84: 22, 0.5: 24, 0.16: 26} and not drip[10]["open"]
     assert drip[12]["levels"][0.5] == 26 and drip[12]["open"]
     assert 14 not in drip
+    # the elements of the chart only: report.drip_Z.max of 1e12 is no loop of 1e12 (fuzz)
+    start = time.perf_counter()
+    assert drip_line(Z, N, p, range(11, 10**12)) == {12: drip[12]}
+    assert time.perf_counter() - start < 1.0
 
 
 def test_mass_study_config_is_checked_before_any_work():

@@ -81,6 +81,43 @@ def _matching_branch(errors: list) -> list:
     return [e for e in errors if e.relative_schema_path[0] not in wrong_kind]
 
 
+def _in_branch(error: jsonschema.ValidationError) -> str | None:
+    """``"then"`` or ``"else"`` when ``error`` comes from a branch of an ``if``, else None."""
+    return next((p for p in error.absolute_schema_path if p in ("then", "else")), None)
+
+
+def _relevance(error: jsonschema.ValidationError):
+    # a branch of an `if` only follows from the other keys: a missing or wrong key
+    # itself is the better message ('interaction' missing, not 'radius' then required)
+    return (_in_branch(error) is None, *jsonschema.exceptions.relevance(error))
+
+
+def _consts(schema: Mapping[str, Any], path: list) -> list[tuple[str, Any]]:
+    """The ``(key, value)`` pairs an ``if`` schema tests with ``const``."""
+    found = []
+    for key, sub in schema.get("properties", {}).items():
+        if "const" in sub:
+            found.append((".".join(map(str, [*path, key])), sub["const"]))
+        found += _consts(sub, [*path, key])
+    return found
+
+
+def _condition(schema: Mapping[str, Any], error: jsonschema.ValidationError) -> str:
+    """`` where <key> is <value>``: the test of the ``if`` whose branch ``error`` is in."""
+    branch = _in_branch(error)
+    if branch is None:
+        return ""
+    parts = list(error.absolute_schema_path)
+    node = schema
+    for part in parts[: parts.index(branch)]:
+        if part == "$ref" or not isinstance(node, (Mapping, list)):
+            return ""  # the test sits in another schema: no hint
+        node = node[part]
+    tests = _consts(node.get("if", {}), list(error.absolute_path))
+    verb, joint = ("is", " and ") if branch == "then" else ("is not", " or ")
+    return (" where " + joint.join(f"{k} {verb} {v!r}" for k, v in tests)) if tests else ""
+
+
 def validate(document: Mapping[str, Any], kind: str, source: str = "config") -> None:
     """Check ``document`` against the ``study``, ``study_slice`` or ``runspec`` schema.
 
@@ -89,7 +126,9 @@ def validate(document: Mapping[str, Any], kind: str, source: str = "config") -> 
     errors = list(_validator(kind).iter_errors(document))
     if not errors:
         return
-    error = jsonschema.exceptions.best_match(errors)
+    # best_match would descend into a oneOf by itself, before the branches of another
+    # kind are set aside below (a bad mass table named the liquid drop's 'kind')
+    error = max(errors, key=_relevance)
     # oneOf failures hide the useful message in a sub-error: pick the deepest,
     # ignoring the branches whose 'kind' does not match.
     while error.context:
@@ -108,8 +147,10 @@ def validate(document: Mapping[str, Any], kind: str, source: str = "config") -> 
             raise ConfigError(
                 f"{source}: key '{_key_path(error)}.kind': {kind!r} is not one of {kinds}"
             )
-        error = jsonschema.exceptions.best_match(branch)
-    raise ConfigError(f"{source}: key '{_key_path(error)}': {error.message}")
+        # as best_match descends: the alternative that fits the value's type, the deepest
+        error = min(branch, key=jsonschema.exceptions.relevance)
+    where = _condition(_schemas()[kind], error)
+    raise ConfigError(f"{source}: key '{_key_path(error)}': {error.message}{where}")
 
 
 def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
@@ -138,27 +179,65 @@ def load_study(path: str | os.PathLike) -> dict[str, Any]:
 def check_study(config: Mapping[str, Any], source: str = "config") -> None:
     """Validate a study config: schema first, then rules a schema cannot say."""
     validate(config, "study", source)
-    from nqsflow.theory.kinds import theory_specs
+    from nqsflow.theory.kinds import THEORIES, theory_specs
 
     try:
+        _check_numbers(config)
         theory_specs(config)
+        for name, spec in config.get("theories", {}).items():
+            THEORIES[spec["kind"]].check(name, spec)
         if is_mass_study(config):
-            from nqsflow.data.masses import MODELS
-
-            for name, spec in config["theories"].items():
-                table = spec.get("table", name)
-                if spec["kind"] == "mass_table" and table not in MODELS:
-                    raise ConfigError(
-                        f"key 'theories.{name}': no mass table {table!r}; name one of "
-                        f"{list(MODELS)} (key 'table')"
-                    )
+            _check_ranges(config, ("data", "Z"), ("report", "drip_Z"))
+            _check_fit_methods(config, ("Z", "N"))
             return
-        from nqsflow.data.design import resolve_design  # late: nqsflow.data imports this module
+        # late: nqsflow.data imports this module
+        from nqsflow.data.design import resolve_design
+        from nqsflow.data.generate import check_exact_source
 
+        check_exact_source(config)
         resolve_design(config)
+        _check_fit_methods(config, point_inputs(config))
         _check_vmc_section(config)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+
+
+def _check_numbers(config: Mapping[str, Any]) -> None:
+    # the run specs' rule for every real number of the study (a trap frequency of 1e300
+    # would pass here and stop its VMC job)
+    for key, value in _numbers(config):
+        if not abs(value) <= MAX_REAL:  # also nan and inf, which YAML can spell
+            raise ConfigError(
+                f"key '{key}': {value!r} is not a finite number of at most {MAX_REAL:g}"
+            )
+
+
+def _check_ranges(config: Mapping[str, Any], *paths: tuple[str, str]) -> None:
+    # {min, max} ranges of proton numbers: an empty one leaves nothing to do
+    for section, name in paths:
+        bounds = config.get(section, {}).get(name, {})
+        if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
+            raise ConfigError(
+                f"key '{section}.{name}': min {bounds['min']} is above max {bounds['max']}"
+            )
+
+
+def _check_fit_methods(config: Mapping[str, Any], inputs: tuple[str, ...]) -> None:
+    # what the fit stage checks of its method (features, degree, alpha), before any work
+    from nqsflow.fit.models import resolve_method
+
+    for name, method in config["fit"]["methods"].items():
+        try:
+            resolve_method(method, inputs)
+        except ConfigError as exc:
+            raise ConfigError(_at_key(f"fit.methods.{name}", str(exc))) from None
+
+
+def _at_key(key: str, message: str) -> str:
+    """``message`` of a fit method's check, at ``key`` (its ``features`` when it says so)."""
+    if message.startswith("features: "):
+        key, message = f"{key}.features", message.removeprefix("features: ")
+    return f"key '{key}': {message}"
 
 
 def _check_vmc_section(config: Mapping[str, Any]) -> None:
@@ -166,9 +245,14 @@ def _check_vmc_section(config: Mapping[str, Any]) -> None:
     # (the schema has checked each key; the run specs differ only in their point)
     ansatze = config.get("vmc", {}).get("ansatze", {})
     points = study_points(config) if ansatze else []
-    for name in ansatze if points else ():
+    # one point per particle number (closed shells, memory); the frequencies differ only
+    # in a bound that _check_numbers applies
+    firsts: dict[int | None, Point] = {}
+    for point in points:
+        firsts.setdefault(point.particles, point)
+    for name, point in ((a, p) for a in ansatze for p in firsts.values()):
         try:
-            check_runspec(runspec_for(config, name, points[0].name), "run spec")
+            check_runspec(runspec_for(config, name, point.name), "run spec")
         except ConfigError as exc:
             # name the key where the study spells it
             message = str(exc).removeprefix("run spec: ")

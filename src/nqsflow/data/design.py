@@ -29,6 +29,9 @@ from nqsflow.errors import ConfigError
 
 ROLES = ("train", "test", "target")
 _RULE_KEYS = ("omegas", "split", "seed", "keep_ends_train")
+# a grid of more frequencies is a typo: as many VMC jobs per ansatz, and its array alone
+# would not fit in memory at 1e12
+MAX_POINTS = 10_000
 
 
 def resolve_design(config: Mapping[str, Any]) -> dict[str, list[float]]:
@@ -102,6 +105,11 @@ def _candidates(design, table: list[float] | None) -> list[float]:
         lo, hi, n = float(spec["min"]), float(spec["max"]), int(spec["points"])
         if not 0 < lo < hi:
             raise ConfigError(f"key 'design.omegas': need 0 < min < max, got {lo:g}, {hi:g}")
+        if n > MAX_POINTS:
+            raise ConfigError(
+                f"key 'design.omegas.points': {n} is more than {MAX_POINTS} points (each a "
+                "job per theory)"
+            )
         spacing = np.geomspace if spec.get("spacing", "linear") == "log" else np.linspace
         grid = spacing(lo, hi, n)
         values = [float(f"{w:.6g}") for w in grid]

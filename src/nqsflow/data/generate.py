@@ -70,6 +70,26 @@ def noise_rng(config: Mapping[str, Any]) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(int(seed)))
 
 
+def check_exact_source(config: Mapping[str, Any]) -> None:
+    """Raise :class:`ConfigError` naming the key where the exact solver (``data.source:
+    exact``, the default) has no energies for the study's system; a study check calls
+    it, so the study is refused before any work."""
+    if config.get("data", {}).get("source", "exact") != "exact":
+        return
+    system = config["system"]
+    if isinstance(system["particles"], list):
+        raise ConfigError(
+            "key 'system.particles': a list of particle numbers needs data.source: table"
+        )
+    if system["particles"] != 2:
+        raise ConfigError(
+            f"key 'system.particles': exact reference energies exist for 2 particles only, "
+            f"not {system['particles']}; use data.source: table"
+        )
+    if float(system.get("elliptic", 1.0)) != 1.0:
+        raise ConfigError("key 'system.elliptic': the exact solver needs an isotropic trap")
+
+
 def exact_values(
     config: Mapping[str, Any], omega: np.ndarray, particles: np.ndarray | None = None
 ) -> dict[str, Any]:
@@ -99,13 +119,7 @@ def exact_values(
         raise ConfigError(
             "key 'system.particles': a list of particle numbers needs data.source: table"
         )
-    if system["particles"] != 2:
-        raise ConfigError(
-            f"key 'system.particles': exact reference energies exist for 2 particles only, "
-            f"not {system['particles']}; use data.source: table"
-        )
-    if float(system.get("elliptic", 1.0)) != 1.0:
-        raise ConfigError("key 'system.elliptic': the exact solver needs an isotropic trap")
+    check_exact_source(config)
     dim, interaction = int(system["dim"]), system["interaction"]
     radius = system.get("radius") if interaction == "hard_sphere" else None
     method, tolerance = {

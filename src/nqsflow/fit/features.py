@@ -96,25 +96,27 @@ def _parse(term: str) -> ast.AST:
     try:
         return ast.parse(term.replace("^", "**"), mode="eval").body
     except SyntaxError:
-        raise ConfigError(f"feature term {term!r} is not an arithmetic expression") from None
+        raise ConfigError(f"features: term {term!r} is not an arithmetic expression") from None
 
 
 def _check_expression(node: ast.AST, names: set[str], term: str) -> None:
     for sub in ast.walk(node):
         if isinstance(sub, ast.Name) and sub.id not in names and sub.id not in _FUNCTIONS:
-            raise ConfigError(f"feature term {term!r}: {sub.id!r} is unknown; use {sorted(names)}")
+            raise ConfigError(
+                f"features: term {term!r}: {sub.id!r} is unknown; use {sorted(names)}"
+            )
         if isinstance(sub, ast.Call) and not (
             isinstance(sub.func, ast.Name) and sub.func.id in _FUNCTIONS and len(sub.args) == 1
         ):
             raise ConfigError(
-                f"feature term {term!r}: functions are one-argument {sorted(_FUNCTIONS)}"
+                f"features: term {term!r}: functions are one-argument {sorted(_FUNCTIONS)}"
             )
         allowed = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Load,
                    ast.Constant, *_OPERATORS)  # fmt: skip
         if not isinstance(sub, allowed) or (
             isinstance(sub, ast.Constant) and not isinstance(sub.value, (int, float))
         ):
-            raise ConfigError(f"feature term {term!r}: {type(sub).__name__} is not allowed")
+            raise ConfigError(f"features: term {term!r}: {type(sub).__name__} is not allowed")
 
 
 def _namespace(x: np.ndarray, inputs: Sequence[str]) -> dict[str, np.ndarray]:
@@ -143,7 +145,7 @@ def _canonical(term: str) -> str:
     match = _POWER.match(term)
     if match is None:
         raise ConfigError(
-            f"feature term {term!r} is unknown; use 1, omega, omega^p, sqrt(omega), "
+            f"features: term {term!r} is unknown; use 1, omega, omega^p, sqrt(omega), "
             "1/omega or log(omega)"
         )
     p = _power(match.group(1))

@@ -32,7 +32,8 @@ def drip_line(Z, N, p, z_values, levels=DRIP_LEVELS) -> dict[int, dict[str, Any]
     and whether the chart ends there (``open``: the last even N of the chart still has
     ``p >= 1/2``).  ``Z``, ``N``, ``p`` are ``(n,)`` over the chart."""
     out = {}
-    for z in z_values:
+    # the elements of the chart only: a range of 1e12 proton numbers is no loop of 1e12
+    for z in (z for z in np.unique(Z).tolist() if z in z_values):
         row = (Z == z) & (N % 2 == 0) & np.isfinite(p)
         if not np.any(row):
             continue

@@ -27,6 +27,11 @@ class TheoryKind(Registered):
     needs_vmc = False
 
     @classmethod
+    def check(cls, name: str, spec: Mapping[str, Any]) -> None:
+        """Raise :class:`ConfigError` naming the key, before any work, on what the schema
+        of ``theories.<name>`` cannot judge."""
+
+    @classmethod
     def predict(
         cls, name: str, spec: Mapping[str, Any], reference: Reference, vmc_paths: Sequence[str]
     ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:

@@ -32,6 +32,15 @@ class MassTable(TheoryKind):
     options = {"table": {"enum": list(MODELS), "description": "table name (default: the theory's)"}}
 
     @classmethod
+    def check(cls, name, spec):
+        table = spec.get("table", name)
+        if table not in MODELS:
+            raise ConfigError(
+                f"key 'theories.{name}': no mass table {table!r}; name one of {list(MODELS)} "
+                "(key 'table')"
+            )
+
+    @classmethod
     def predict(cls, name, spec, reference, vmc_paths):
         table = spec.get("table", name)
         if table not in MODELS:
@@ -72,6 +81,20 @@ class LiquidDrop(TheoryKind):
     }
 
     @classmethod
+    def check(cls, name, spec):
+        from nqsflow.fit.models import resolve_method
+
+        where = f"theories.{name}.method"
+        method = _method(spec, where)  # refuses a kind the liquid drop does not take
+        try:
+            resolve_method(method, ("Z", "N"))
+        except ConfigError as exc:
+            message = str(exc)
+            if message.startswith("features: "):  # the theory's own key, not the method's
+                where, message = f"theories.{name}.features", message.removeprefix("features: ")
+            raise ConfigError(f"key '{where}': {message}") from None
+
+    @classmethod
     def predict(cls, name, spec, reference, vmc_paths):
         Z, N = _chart_points(reference)
         at = np.column_stack([np.r_[Z, Z], np.r_[N, N - 2]]).astype(float)
@@ -79,17 +102,23 @@ class LiquidDrop(TheoryKind):
         return binding[: Z.size] - binding[Z.size :], np.zeros(Z.size), {"fit": fit}
 
 
+def _method(spec, where: str = "method") -> dict:
+    """The fit method of a liquid drop ``spec`` (at the key ``where``), with its features;
+    :class:`ConfigError` for a method other than ols, ridge or lasso."""
+    method = dict(spec.get("method", {"kind": "ols"}))
+    if method.get("kind") not in ("ols", "ridge", "lasso"):
+        raise ConfigError(f"key '{where}.kind': the liquid drop takes ols, ridge or lasso, "
+                          f"not {method.get('kind')!r}")  # fmt: skip
+    method["features"] = list(spec.get("features", BETHE_WEIZSAECKER))
+    return method
+
+
 def fit_liquid_drop(spec, at) -> tuple[np.ndarray, dict]:
     """Fit the liquid drop of ``spec`` (see :class:`LiquidDrop`): binding energies (MeV) at
     the nuclei ``at`` ``(n, 2)`` (Z, N) and a summary (method, weights, rms on the fit)."""
     from nqsflow.fit.models import fit_residuals
 
-    method = dict(spec.get("method", {"kind": "ols"}))
-    if method.get("kind") not in ("ols", "ridge", "lasso"):
-        raise ConfigError(f"key 'method.kind': the liquid drop takes ols, ridge or lasso, "
-                          f"not {method.get('kind')!r}")  # fmt: skip
-    features = list(spec.get("features", BETHE_WEIZSAECKER))
-    method["features"] = features
+    method = _method(spec)
     table = load_mass_table(spec.get("train", "AME2003"))
     keep = table.Z >= int(spec.get("min_Z", 8))
     Z, N = table.Z[keep], table.N[keep]
