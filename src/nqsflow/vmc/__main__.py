@@ -14,10 +14,11 @@ import time
 from nqsflow.cli import run_cli
 from nqsflow.config import check_memory, load_runspec
 from nqsflow.errors import DivergenceError
-from nqsflow.vmc.artifact import resolved_runspec, write_result
+from nqsflow.vmc.artifact import write_result
 from nqsflow.vmc.checkpoint import Checkpointer, checkpoint_path
 from nqsflow.vmc.driver import run
 from nqsflow.vmc.parallel import world
+from nqsflow.vmc.runspec import resolved_runspec
 
 INTERRUPTED = 75  # EX_TEMPFAIL: stopped by SIGTERM/SIGUSR1 after writing a checkpoint
 # the lines a run prints while it works (start, progress, production), not errors
