@@ -244,7 +244,8 @@ def run_bytes(spec: Mapping[str, Any], ranks: int = 1) -> float:
 
     Positions and pair vectors of the walkers and of one step's samples, their
     parameter derivatives O (P per sample; P guessed as particles x dim x the
-    ansatz's widths), the SR matrix, and the per-sample production energies.
+    ansatz's widths), the SR matrix, the per-sample production energies, and the
+    optimisation history (per step a few numbers and the parameters).
     """
     from nqsflow.vmc.runspec import with_defaults
 
@@ -266,10 +267,14 @@ def run_bytes(spec: Mapping[str, Any], ranks: int = 1) -> float:
     params = n * d * width
     per_sample = n * d + n * n * d + params
     metric = params * params if optimizer["kind"] == "sr" else 0
+    # a step's history is ~500 bytes of Python floats and lists plus the parameters,
+    # copied to arrays for the artifact and its in-memory file (measured: 550 bytes
+    # per step in lists at P = 16)
+    history = optimizer["steps"] * (64 + 4 * params)
     per_rank = -(-production["samples"] // ranks)
     return 8.0 * (
         4 * walkers * per_sample + samples * per_sample + metric + per_rank
-        + 4 * production["bins"]
+        + 4 * production["bins"] + history
     )
 
 
@@ -278,6 +283,7 @@ def _sizes(spec) -> list[tuple[str, list]]:
     keys = [("system.particles", ["system", "particles"]),
             ("sampler.walkers", ["sampler", "walkers"]),
             ("optimizer.samples", ["optimizer", "samples"]),
+            ("optimizer.steps", ["optimizer", "steps"]),
             ("production.samples", ["production", "samples"]),
             ("production.bins", ["production", "bins"])]  # fmt: skip
     for i, factor in enumerate(spec["ansatz"]):
