@@ -42,9 +42,10 @@ PARAMS_STREAM = 1 << 30  # spawn key of the parameter stream, apart from any ran
 RECACHE_ROUNDS = 10
 # samples per local-energy evaluation: bounds the memory of a network's intermediates
 CHUNK_SAMPLES = 1 << 15
-# the fused kernels hold no intermediates: larger chunks, each call still well
-# under a second, so a signal waits no longer than that
-KERNEL_CHUNK_SAMPLES = 1 << 18
+# the fused kernels hold no intermediates, but a signal is seen only between their
+# calls: a production call does about this many pair terms (samples x thin x N^2),
+# 1 << 18 samples of two electrons at thin 1, some 30 ms here
+KERNEL_CHUNK_WORK = 1 << 20
 
 
 def _ratio(accepted: float, proposed: float) -> float:
@@ -350,7 +351,11 @@ class VMC:
         """
         rounds = self._rounds(samples)
         fused = self.kernels()
-        chunk = max(1, (CHUNK_SAMPLES if fused is None else KERNEL_CHUNK_SAMPLES) // self.walkers)
+        if fused is None:
+            chunk = max(1, CHUNK_SAMPLES // self.walkers)
+        else:  # the same wait for a signal at any thin and any number of particles
+            work = self.walkers * self.thin * self.hamiltonian.particles**2
+            chunk = max(1, KERNEL_CHUNK_WORK // work)
         e_local = np.empty((rounds, self.walkers))
         densities = Densities(self.hamiltonian, bins)
         for first in range(0, rounds, chunk):
