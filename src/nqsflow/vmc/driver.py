@@ -30,7 +30,7 @@ from nqsflow.vmc.hamiltonians import HarmonicTrap, build_hamiltonian
 from nqsflow.vmc.observables import Densities
 from nqsflow.vmc.optimizers import build_optimizer
 from nqsflow.vmc.parallel import SerialComm
-from nqsflow.vmc.runspec import resolved_runspec
+from nqsflow.vmc.runspec import resolved_runspec, with_defaults
 from nqsflow.vmc.samplers import build_sampler, burn_in
 from nqsflow.vmc.state import VMCState
 from nqsflow.vmc.streams import WalkerStreams
@@ -309,7 +309,7 @@ class VMC:
         ``max_variance_ratio`` times the median of the earlier steps (0: no such
         test), raises :class:`~nqsflow.errors.DivergenceError` before it is kept.
         """
-        window = int(convergence.get("window", 20)) if convergence else 0
+        window = int(with_defaults(convergence, "convergence")["window"]) if convergence else 0
         while state.step < steps and state.converged_at < 0:
             with np.errstate(over="ignore", invalid="ignore"):  # check_step names the overflow
                 new, stats = self.step(state, samples)
