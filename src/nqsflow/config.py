@@ -311,8 +311,11 @@ def check_runspec(spec: Mapping[str, Any], source: str = "run spec") -> None:
             raise ConfigError(
                 f"{source}: key '{key}': {value!r} is not a finite number of at most {MAX_REAL:g}"
             )
-    sampler = spec["sampler"]
-    walkers, block = sampler.get("walkers", 500), sampler.get("block_size")
+    # late, as in _factor_schema: importing nqsflow.vmc loads the whole VMC package
+    from nqsflow.vmc.runspec import with_defaults
+
+    sampler = with_defaults(spec["sampler"], "sampler")
+    walkers, block = sampler["walkers"], sampler.get("block_size")
     if block is not None and walkers % block:
         raise ConfigError(
             f"{source}: key 'sampler.block_size': {block} does not divide sampler.walkers "
@@ -325,12 +328,17 @@ def run_bytes(spec: Mapping[str, Any], ranks: int = 1) -> float:
 
     Positions and pair vectors of the walkers and of one step's samples, their
     parameter derivatives O (P per sample; P guessed as particles x dim x the
-    ansatz's widths), the SR matrix, and the per-sample production energies.
+    ansatz's widths), the SR matrix, the per-sample production energies, and the
+    optimisation history (per step a few numbers and the parameters).
     """
-    system, sampler, optimizer = spec["system"], spec["sampler"], spec["optimizer"]
+    from nqsflow.vmc.runspec import with_defaults
+
+    system = spec["system"]
+    sampler, optimizer = (with_defaults(spec[k], k) for k in ("sampler", "optimizer"))
+    production = with_defaults(spec["production"], "production")
     n, d = system["particles"], system["dim"]
-    walkers = sampler.get("walkers", 500)
-    samples = max(-(-optimizer.get("samples", 2000) // ranks), walkers)
+    walkers = sampler["walkers"]
+    samples = max(-(-optimizer["samples"] // ranks), walkers)
     width = 1
     for factor in spec["ansatz"]:
         for value in factor.values():
@@ -343,10 +351,14 @@ def run_bytes(spec: Mapping[str, Any], ranks: int = 1) -> float:
     params = n * d * width
     per_sample = n * d + n * n * d + params
     metric = params * params if optimizer["kind"] == "sr" else 0
-    production = -(-spec["production"]["samples"] // ranks)
+    # a step's history is ~500 bytes of Python floats and lists plus the parameters,
+    # copied to arrays for the artifact and its in-memory file (measured: 550 bytes
+    # per step in lists at P = 16)
+    history = optimizer["steps"] * (64 + 4 * params)
+    per_rank = -(-production["samples"] // ranks)
     return 8.0 * (
-        4 * walkers * per_sample + samples * per_sample + metric + production
-        + 4 * spec["production"].get("bins", 100)
+        4 * walkers * per_sample + samples * per_sample + metric + per_rank
+        + 4 * production["bins"] + history
     )
 
 
@@ -355,6 +367,7 @@ def _sizes(spec) -> list[tuple[str, list]]:
     keys = [("system.particles", ["system", "particles"]),
             ("sampler.walkers", ["sampler", "walkers"]),
             ("optimizer.samples", ["optimizer", "samples"]),
+            ("optimizer.steps", ["optimizer", "steps"]),
             ("production.samples", ["production", "samples"]),
             ("production.bins", ["production", "bins"])]  # fmt: skip
     for i, factor in enumerate(spec["ansatz"]):

@@ -14,10 +14,11 @@ import time
 from nqsflow.cli import run_cli
 from nqsflow.config import check_memory, load_runspec
 from nqsflow.errors import DivergenceError
-from nqsflow.vmc.artifact import resolved_runspec, write_result
-from nqsflow.vmc.checkpoint import Checkpointer, checkpoint_path
+from nqsflow.vmc.artifact import write_result
+from nqsflow.vmc.checkpoint import Checkpointer, Interrupted, checkpoint_path
 from nqsflow.vmc.driver import run
 from nqsflow.vmc.parallel import world
+from nqsflow.vmc.runspec import resolved_runspec
 
 INTERRUPTED = 75  # EX_TEMPFAIL: stopped by SIGTERM/SIGUSR1 after writing a checkpoint
 # the lines a run prints while it works (start, progress, production), not errors
@@ -114,6 +115,8 @@ def main(argv=None) -> int:
         result = run(spec, comm=comm, callback=log, monitor=checkpointer, snapshot=snapshot)
         if result is not None and comm.rank == 0:
             write_result(args.out, spec, result, comm.size)
+    except Interrupted as exc:
+        return stopped_at_once(exc, checkpointer, comm)
     except DivergenceError as exc:
         # every rank sees the same sums, so every rank stops here at the same step
         kept = (
@@ -124,6 +127,8 @@ def main(argv=None) -> int:
         raise DivergenceError(
             exc.step, exc.quantity, f"{exc.problem}; {kept}; no {args.out} written"
         ) from None
+    finally:  # the artifact is written whole or not at all: signals as before install
+        checkpointer.uninstall()
     if result is None:
         if comm.rank == 0:
             print(
@@ -141,6 +146,19 @@ def main(argv=None) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def stopped_at_once(exc: Interrupted, checkpointer: Checkpointer, comm) -> int:
+    """Say where a signal outside the optimisation stopped the run; the exit status."""
+    where = "during the production" if exc.phase == "production" else "before its first step"
+    if checkpointer.path.exists():  # a resumed run's, or the optimised state's
+        then = f"state saved to {checkpointer.path}: run the same command again to resume"
+    else:
+        then = "nothing saved yet: run the same command again to start afresh"
+    print(f"interrupted by a signal {where}; {then}", file=sys.stderr, flush=True)
+    if comm.size > 1:  # this rank alone may have caught it: end the others' reductions
+        comm.abort(INTERRUPTED)
+    return INTERRUPTED
 
 
 def entry(argv=None) -> int:

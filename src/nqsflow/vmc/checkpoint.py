@@ -3,9 +3,13 @@
 A :class:`Checkpointer` is the driver's monitor: it saves at an interval, at
 the end of the optimisation, and as soon as SIGTERM or SIGUSR1 arrives (what
 SLURM sends before the wall-time limit), after which the run stops cleanly.
-All ranks agree on "a signal arrived" through a sum, so they stop at the same
-step.  Rank 0 gathers the ranks' states and writes; on restart every rank reads
-its own part back, and the run continues bit for bit.
+During the optimisation all ranks agree on "a signal arrived" through a sum, so
+they stop at the same step.  Before the first step is done (burn-in) and in the
+production there is nothing to save, so a signal stops the run at once
+(:class:`Interrupted`): the burn-in is redone, the production restarts from the
+checkpoint of the optimised state.  Rank 0 gathers the ranks' states and
+writes; on restart every rank reads its own part back, and the run continues
+bit for bit.
 """
 
 from __future__ import annotations
@@ -85,6 +89,18 @@ def read_checkpoint(path, spec: Mapping[str, Any], rank: int, size: int) -> dict
         raise ArtifactError(path, f"checkpoint lacks {exc}; delete it to start afresh") from None
 
 
+class Interrupted(BaseException):
+    """A signal arrived where the run waits for no step boundary: ``phase`` is ``"start"``
+    (burn-in, or the first step after a start or a resume) or ``"production"``.
+
+    A BaseException, as KeyboardInterrupt: no ``except Exception`` on the way swallows it.
+    """
+
+    def __init__(self, phase: str):
+        self.phase = phase
+        super().__init__(phase)
+
+
 class Checkpointer:
     """Driver monitor that checkpoints at an interval, at the end, and on a signal."""
 
@@ -95,15 +111,33 @@ class Checkpointer:
         self.every = int(every)
         self.signalled = 0
         self.interrupted_at: int | None = None
+        # "start", "optimisation" (from the first step done), "production": only the
+        # optimisation has step boundaries whose state is worth the wait
+        self.phase = "start"
+        self._replaced: dict[int, Any] = {}
 
     def install(self) -> None:
-        """Catch SIGTERM and SIGUSR1: the next step boundary checkpoints and stops."""
+        """Catch SIGTERM and SIGUSR1: while optimising, the next step boundary checkpoints
+        and stops; else :class:`Interrupted` is raised at once.
+
+        The handler runs between the calls of the compiled sampling kernels: the
+        production calls them in chunks, and the schema caps ``sampler.thin`` so
+        that a chunk stays short.
+        """
 
         def handler(signum, frame):
             self.signalled = signum
+            if self.phase != "optimisation":
+                raise Interrupted(self.phase)
 
         for sig in SIGNALS:
+            self._replaced[sig] = signal.signal(sig, handler)
+
+    def uninstall(self) -> None:
+        """Put back the handlers :meth:`install` replaced."""
+        for sig, handler in self._replaced.items():
             signal.signal(sig, handler)
+        self._replaced = {}
 
     def resume(self) -> dict[str, Any] | None:
         """This rank's snapshot if a checkpoint exists, else None."""
@@ -119,6 +153,7 @@ class Checkpointer:
 
     def after_step(self, state) -> bool:
         """Checkpoint when due; True (stop) once any rank has caught a signal."""
+        self.phase = "optimisation"
         stop = self.comm.sum(np.array([float(self.signalled)]))[0] > 0
         if stop or (self.every and state.step % self.every == 0):
             self.save(state)
@@ -129,6 +164,9 @@ class Checkpointer:
     def after_optimization(self, state) -> None:
         """Checkpoint the optimised state, so a restart skips straight to production."""
         self.save(state)
+        self.phase = "production"
+        if self.signalled:  # it came during the save, after the last step's check
+            raise Interrupted(self.phase)
 
     def remove(self) -> None:
         """Delete the checkpoint once the final artifact is safely written."""

@@ -30,6 +30,7 @@ from nqsflow.vmc.hamiltonians import HarmonicTrap, build_hamiltonian
 from nqsflow.vmc.observables import Densities
 from nqsflow.vmc.optimizers import build_optimizer
 from nqsflow.vmc.parallel import SerialComm
+from nqsflow.vmc.runspec import resolved_runspec, with_defaults
 from nqsflow.vmc.samplers import build_sampler, burn_in
 from nqsflow.vmc.state import VMCState
 from nqsflow.vmc.streams import WalkerStreams
@@ -41,9 +42,10 @@ PARAMS_STREAM = 1 << 30  # spawn key of the parameter stream, apart from any ran
 RECACHE_ROUNDS = 10
 # samples per local-energy evaluation: bounds the memory of a network's intermediates
 CHUNK_SAMPLES = 1 << 15
-# the fused kernels hold no intermediates: larger chunks, each call still well
-# under a second, so a signal waits no longer than that
-KERNEL_CHUNK_SAMPLES = 1 << 18
+# the fused kernels hold no intermediates, but a signal is seen only between their
+# calls: a production call does about this many pair terms (samples x thin x N^2),
+# 1 << 18 samples of two electrons at thin 1, some 30 ms here
+KERNEL_CHUNK_WORK = 1 << 20
 
 
 def _ratio(accepted: float, proposed: float) -> float:
@@ -307,7 +309,7 @@ class VMC:
         ``max_variance_ratio`` times the median of the earlier steps (0: no such
         test), raises :class:`~nqsflow.errors.DivergenceError` before it is kept.
         """
-        window = int(convergence.get("window", 20)) if convergence else 0
+        window = int(with_defaults(convergence, "convergence")["window"]) if convergence else 0
         while state.step < steps and state.converged_at < 0:
             with np.errstate(over="ignore", invalid="ignore"):  # check_step names the overflow
                 new, stats = self.step(state, samples)
@@ -349,7 +351,11 @@ class VMC:
         """
         rounds = self._rounds(samples)
         fused = self.kernels()
-        chunk = max(1, (CHUNK_SAMPLES if fused is None else KERNEL_CHUNK_SAMPLES) // self.walkers)
+        if fused is None:
+            chunk = max(1, CHUNK_SAMPLES // self.walkers)
+        else:  # the same wait for a signal at any thin and any number of particles
+            work = self.walkers * self.thin * self.hamiltonian.particles**2
+            chunk = max(1, KERNEL_CHUNK_WORK // work)
         e_local = np.empty((rounds, self.walkers))
         densities = Densities(self.hamiltonian, bins)
         for first in range(0, rounds, chunk):
@@ -394,18 +400,23 @@ class VMC:
 
 
 def build_vmc(spec: Mapping[str, Any], comm=None) -> VMC:
-    """The VMC object of a validated run spec, before burn-in."""
+    """The VMC object of a validated run spec, before burn-in (defaults: :mod:`runspec`)."""
+    return _build(resolved_runspec(spec), comm)
+
+
+def _build(spec: Mapping[str, Any], comm) -> VMC:
+    # spec resolved: every key the run reads is present
     hamiltonian = build_hamiltonian(spec["system"])
-    sampler_spec = spec["sampler"]
+    sampler = spec["sampler"]
     return VMC(
         hamiltonian,
         build_ansatz(spec["ansatz"], hamiltonian),
-        build_sampler(sampler_spec, hamiltonian),
+        build_sampler(sampler, hamiltonian),
         build_optimizer(spec["optimizer"]),
-        walkers=sampler_spec.get("walkers", 500),
-        thin=sampler_spec.get("thin", 4),
-        block_size=sampler_spec.get("block_size"),
-        clip=spec["optimizer"].get("clip_local_energy", 0.0),
+        walkers=sampler["walkers"],
+        thin=sampler["thin"],
+        block_size=sampler["block_size"],
+        clip=spec["optimizer"]["clip_local_energy"],
         comm=comm,
     )
 
@@ -431,27 +442,28 @@ def run(
 
 
 def _run(spec, comm, callback, monitor, snapshot) -> VMCResult | None:
-    vmc = build_vmc(spec, comm)
+    spec = resolved_runspec(spec)  # the one place defaults enter: the builders read plain keys
+    vmc = _build(spec, comm)
     if snapshot is not None:
         state = vmc.restore(spec["seed"], snapshot)
     else:
-        state = vmc.init(spec["seed"], spec["sampler"].get("burn_in", 200))
+        state = vmc.init(spec["seed"], spec["sampler"]["burn_in"])
     opt = spec["optimizer"]
     state, finished = vmc.optimize(
         state,
-        opt.get("steps", 100),
-        opt.get("samples", 2000),
+        opt["steps"],
+        opt["samples"],
         callback,
-        opt.get("convergence"),
+        opt.get("convergence"),  # optional: absent, no early stop
         monitor,
-        opt.get("max_variance_ratio", MAX_VARIANCE_RATIO),
+        opt["max_variance_ratio"],
     )
     if not finished:
         return None
     if monitor is not None:
         monitor.after_optimization(state)
     production = spec["production"]
-    state, prod = vmc.produce(state, production["samples"], production.get("bins", 100))
+    state, prod = vmc.produce(state, production["samples"], production["bins"])
     return VMCResult(
         params_initial=state.params_initial.copy(),
         params_final=state.params.copy(),

@@ -213,17 +213,16 @@ def default_spins(particles: int, dim: int, interaction: str) -> tuple[int, int]
 
 
 def build_hamiltonian(system: dict) -> HarmonicTrap:
-    """The trap described by a run spec's ``system`` section."""
-    interaction = system.get("interaction", "none")
-    spins = system.get("spins")
-    if spins is None:
-        spins = default_spins(system["particles"], system["dim"], interaction)
+    """The trap described by a run spec's ``system`` section (defaults: :mod:`runspec`)."""
+    from nqsflow.vmc.runspec import resolved_system  # late: it imports default_spins
+
+    system = resolved_system(system)
     return HarmonicTrap(
         system["omega"],
         system["particles"],
         system["dim"],
-        interaction,
-        elliptic=system.get("elliptic", 1.0),
-        radius=system.get("radius", 0.0),
-        spins=spins,
+        system.get("interaction", "none"),  # required in a run spec; "none" for a bare trap
+        elliptic=system["elliptic"],
+        radius=system.get("radius", 0.0),  # no hard core unless named
+        spins=system.get("spins"),  # absent once resolved: bosons
     )

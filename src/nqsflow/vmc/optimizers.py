@@ -15,6 +15,7 @@ import numpy as np
 from scipy.linalg import lapack
 
 from nqsflow.errors import ConfigError
+from nqsflow.vmc.runspec import DEFAULTS, DIAG_SHIFT, final_learning_rate, resolved_optimizer
 
 SCHEDULES = ("constant", "exponential", "cosine", "inverse_time")
 _posv = lapack.get_lapack_funcs("posv", dtype=np.float64)
@@ -27,11 +28,17 @@ class Schedule:
     inverse_time: lr0 / (1 + t/T).  T is ``decay_steps``; beyond it the rate stays at lr1.
     """
 
-    def __init__(self, kind="constant", initial=0.05, final=None, decay_steps=100):
+    def __init__(
+        self,
+        kind=DEFAULTS["optimizer"]["schedule"],
+        initial=DEFAULTS["optimizer"]["learning_rate"],
+        final=None,
+        decay_steps=DEFAULTS["optimizer"]["steps"],
+    ):
         if kind not in SCHEDULES:
             raise ConfigError(f"optimizer.schedule must be one of {SCHEDULES}, got {kind!r}")
         self.kind, self.initial = kind, float(initial)
-        self.final = float(final) if final is not None else self.initial / 10
+        self.final = float(final if final is not None else final_learning_rate(self.initial))
         self.decay_steps = max(int(decay_steps), 1)
 
     def __call__(self, t: int) -> float:
@@ -97,7 +104,7 @@ class StochasticReconfiguration:
 
     needs_metric = True
 
-    def __init__(self, schedule: Schedule, diag_shift: float = 0.01):
+    def __init__(self, schedule: Schedule, diag_shift: float = DIAG_SHIFT):
         if diag_shift < 0:
             raise ConfigError("optimizer.diag_shift must be >= 0")
         self.schedule = schedule
@@ -135,18 +142,20 @@ class StochasticReconfiguration:
 
 
 def build_optimizer(spec: dict):
-    """The optimiser named by a run spec's ``optimizer`` section."""
+    """The optimiser named by a run spec's ``optimizer`` section.
+
+    Defaults come from :func:`~nqsflow.vmc.runspec.resolved_optimizer`; a resolved
+    section passes through unchanged.
+    """
+    spec = resolved_optimizer(spec)
     kind = spec["kind"]
     schedule = Schedule(
-        spec.get("schedule", "constant"),
-        spec.get("learning_rate", 0.05),
-        spec.get("final_learning_rate"),
-        spec.get("decay_steps", spec.get("steps", 100)),
+        spec["schedule"], spec["learning_rate"], spec["final_learning_rate"], spec["decay_steps"]
     )
     if kind == "sgd":
         return SGD(schedule)
     if kind == "adam":
         return Adam(schedule)
     if kind == "sr":
-        return StochasticReconfiguration(schedule, spec.get("diag_shift", 0.01))
+        return StochasticReconfiguration(schedule, spec["diag_shift"])
     raise ConfigError(f"optimizer.kind: unknown optimiser {kind!r}")

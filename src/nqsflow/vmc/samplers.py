@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from nqsflow.errors import ConfigError
+from nqsflow.vmc.runspec import STEP, resolved_sampler
 
 MOVES = ("all", "single")
 
@@ -146,7 +147,7 @@ class Metropolis(_Sampler):
 
     target_acceptance = 0.5
 
-    def __init__(self, length: float, step: float = 1.0, moves: str = "all"):
+    def __init__(self, length: float, step: float = STEP["metropolis"], moves: str = "all"):
         super().__init__(length, step, moves)
 
     def _single_proposal(self, rng, wf, x, cache, k, step):
@@ -195,7 +196,8 @@ class Langevin(_Sampler):
     uses_drift = True
 
     def __init__(
-        self, time: float, step: float = 0.2, moves: str = "all", drift_limit: float = 0.0
+        self, time: float, step: float = STEP["langevin"], moves: str = "all",
+        drift_limit: float = 0.0,
     ):
         super().__init__(time, step, moves)
         if drift_limit < 0:
@@ -282,15 +284,15 @@ def burn_in(
 
 
 def build_sampler(spec: dict, hamiltonian):
-    """The sampler named by a run spec's ``sampler`` section, in the trap's units."""
+    """The sampler named by a run spec's ``sampler`` section, in the trap's units.
+
+    Defaults come from :func:`~nqsflow.vmc.runspec.resolved_sampler`; a resolved
+    section passes through unchanged.
+    """
+    spec = resolved_sampler(spec, hamiltonian.spins)
     kind = spec["kind"]
-    # psi of many fermions has nodes and many particles: by default sweep them one
-    # at a time (rank-one determinant updates) and limit the drift near the nodes
-    nodes = hamiltonian.fermions and max(hamiltonian.spins) > 1
-    moves = spec.get("moves", "single" if nodes else "all")
     if kind == "metropolis":
-        return Metropolis(hamiltonian.length, spec.get("step", 1.0), moves)
+        return Metropolis(hamiltonian.length, spec["step"], spec["moves"])
     if kind == "langevin":
-        limit = spec.get("drift_limit", 1.0 if nodes else 0.0)
-        return Langevin(hamiltonian.time, spec.get("step", 0.2), moves, limit)
+        return Langevin(hamiltonian.time, spec["step"], spec["moves"], spec["drift_limit"])
     raise ConfigError(f"sampler.kind: unknown sampler {kind!r}")
