@@ -249,16 +249,17 @@ def vmc_resources(config, ansatz: str, point: str, attempt: int = 1) -> dict[str
     import math
 
     from nqsflow.config import runspec_for
+    from nqsflow.vmc.runspec import resolved_runspec
 
-    spec = runspec_for(config, ansatz, point)
+    spec = resolved_runspec(runspec_for(config, ansatz, point))  # the defaults the run takes
     ranks = int(config["vmc"].get("tasks", 1))
     n = int(spec["system"]["particles"])
     sampler, opt = spec["sampler"], spec["optimizer"]
-    walkers = int(sampler.get("walkers", 1000))
+    walkers = int(sampler["walkers"])
     samples = (
-        int(opt.get("steps", 0)) * int(opt.get("samples", 2000))
+        int(opt["steps"]) * int(opt["samples"])
         + int(spec["production"]["samples"])
-        + int(sampler.get("burn_in", 0)) * walkers * ranks
+        + int(sampler["burn_in"]) * walkers * ranks
     )
     slow = max([SLOW_FACTORS.get(f["kind"], 1.0) for f in spec["ansatz"]], default=1.0)
     seconds = 30 + samples * SECONDS_PER_SAMPLE_N2 * n * n * slow / ranks
