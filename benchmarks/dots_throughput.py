@@ -3,9 +3,10 @@
 For closed-shell 2D dots (N = 2, 6, 12, 20, omega = 1) and each ansatz, on one
 core: the production sampler's samples per second (one sample = one sweep of
 single-particle moves of every walker, plus the local energy), the effective
-samples per second ESS/s = var(E_L) / (sigma_E^2 t) with sigma_E the blocking
-error of the production energy, the time of one SR optimisation step, and how
-these scale with N (the exponent of t per sample between successive N).
+samples per second ESS/s = var(E_L) / (sigma_E^2 t) with sigma_E the error bar
+of the production energy (from the walkers' autocorrelation time), the time of
+one SR optimisation step, and how these scale with N (the exponent of t per
+sample between successive N).
 
 Usage: python benchmarks/dots_throughput.py [--particles 2 6 12 20] [--samples 200000]
        [--sampler langevin|metropolis]

@@ -3,10 +3,11 @@
 The kernels must give the numpy factors' ln psi, gradient, Laplacian and E_L to
 round-off, and, since they draw the same random numbers in the same order, the
 same chains: production energies, acceptance counts and histograms of both
-paths agree to round-off over a short run.  Three products cover every kernel
+paths agree to round-off over a short run.  Four products cover every kernel
 (Gaussian isotropic and elliptic, RBM, Pade-Jastrow with one and two spin
-channels, hard sphere) and every kind of move (all-particle and single-particle,
-Metropolis and Langevin with a drift limit).
+channels, hard sphere, Slater determinants in 2D and 3D with and without their
+Gaussian) and every kind of move (all-particle and single-particle, Metropolis
+and Langevin with a drift limit).
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from nqsflow.vmc.fused import build_kernels
 from nqsflow.vmc.hamiltonians import HarmonicTrap
 from nqsflow.vmc.optimizers import build_optimizer
 from nqsflow.vmc.samplers import Langevin, Metropolis
-from nqsflow.vmc.wavefunctions import RBM, Gaussian, HardSphereJastrow, PadeJastrow, ProductAnsatz
+from nqsflow.vmc.wavefunctions import (
+    RBM,
+    Gaussian,
+    HardSphereJastrow,
+    PadeJastrow,
+    ProductAnsatz,
+    Slater,
+)
 
 pytest.importorskip("numba")
 
@@ -39,14 +47,23 @@ def _dot():
 
 
 def _electrons():
-    # six electrons, both spin channels; symmetric (no Slater), fine for the kernels' maths
+    # six electrons, both spin channels: determinants without their Gaussian, which
+    # the Gaussian factor gives instead
     system = HarmonicTrap(0.7, 6, 2, "coulomb", spins=(3, 3))
     factors = [
+        Slater.from_spec(system, alpha=1.1, envelope=False),
         Gaussian.from_spec(system, alpha=0.9),
         RBM.from_spec(system, hidden=3, init_std=0.1),
         PadeJastrow.from_spec(system),
     ]
     return system, factors, Langevin(system.time, 0.3, "single", drift_limit=1.0)
+
+
+def _electrons_3d():
+    # eight electrons in 3D (s and p shells of both spins), all-particle moves
+    system = HarmonicTrap(1.0, 8, 3, "coulomb", spins=(4, 4))
+    factors = [Slater.from_spec(system, alpha=0.95), PadeJastrow.from_spec(system)]
+    return system, factors, Metropolis(system.length, 0.25)
 
 
 def _bosons():
@@ -56,7 +73,7 @@ def _bosons():
 
 
 CASES = {"dot-langevin-all": _dot, "electrons-langevin-single": _electrons,
-         "bosons-metropolis-single": _bosons}
+         "electrons-3d-metropolis-all": _electrons_3d, "bosons-metropolis-single": _bosons}
 
 
 def _vmc(case: str, kernels: bool, walkers: int = 64) -> VMC:
@@ -133,10 +150,10 @@ def test_kernel_production_runs_the_numpy_chains(case):
 
 def test_factors_without_kernels_keep_the_numpy_path(monkeypatch):
     system, factors, sampler = _dot()
-    from nqsflow.vmc.wavefunctions import Slater
+    from nqsflow.vmc.wavefunctions import NeuralJastrow
 
-    slater = Slater.from_spec(system)
-    assert build_kernels(system, ProductAnsatz([slater, *factors]), sampler) is None
+    neural = NeuralJastrow.from_spec(system)
+    assert build_kernels(system, ProductAnsatz([neural, *factors]), sampler) is None
     assert build_kernels(system, ProductAnsatz(factors), sampler) is not None
     monkeypatch.setenv("NQSFLOW_KERNELS", "0")
     assert build_kernels(system, ProductAnsatz(factors), sampler) is None
@@ -171,18 +188,34 @@ class _StopAt:
         pass
 
 
-@pytest.mark.parametrize("sampler", [
-    {"kind": "langevin", "moves": "all"}, {"kind": "metropolis", "moves": "single"},
-], ids=["langevin-all", "metropolis-single"])
-def test_restart_on_the_kernel_path_is_bit_identical(sampler, tmp_path):
+# run specs of two of CASES' products and moves (their kernels compiled once)
+RESTART_SPECS = {
+    "dot-langevin-all": (
+        {"particles": 2, "dim": 2, "omega": 1.0, "interaction": "coulomb"},
+        [{"kind": "rbm", "hidden": 4, "init_std": 0.1}, {"kind": "pade_jastrow"}],
+        {"kind": "langevin", "moves": "all", "step": 0.3},
+    ),
+    "electrons-langevin-single": (
+        {"particles": 6, "dim": 2, "omega": 0.7, "interaction": "coulomb"},
+        [{"kind": "slater", "alpha": 1.1, "envelope": False}, {"kind": "gaussian", "alpha": 0.9},
+         {"kind": "rbm", "hidden": 3, "init_std": 0.1}, {"kind": "pade_jastrow"}],
+        {"kind": "langevin", "moves": "single", "step": 0.3, "drift_limit": 1.0},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RESTART_SPECS), ids=str)
+def test_restart_on_the_kernel_path_is_bit_identical(case, tmp_path):
     from nqsflow.vmc.checkpoint import read_checkpoint, write_checkpoint
     from nqsflow.vmc.driver import run
 
+    system, ansatz, sampler = RESTART_SPECS[case]
     spec = {
-        "system": {"particles": 2, "dim": 2, "omega": 1.0, "interaction": "coulomb"},
-        "ansatz": [{"kind": "rbm", "hidden": 2, "init_std": 0.1}, {"kind": "pade_jastrow"}],
+        "system": system,
+        "ansatz": ansatz,
         "sampler": {**sampler, "walkers": 60, "burn_in": 10, "thin": 2, "block_size": 30},
-        "optimizer": {"kind": "sr", "learning_rate": 0.1, "steps": 6, "samples": 180},
+        "optimizer": {"kind": "sr", "learning_rate": 0.05, "steps": 6, "samples": 180,
+                      "clip_local_energy": 5.0},
         "production": {"samples": 1200},
         "seed": 4,
     }

@@ -3,7 +3,8 @@ and d ln psi / d p for the optimisation.
 
 The numpy factors are the reference; this module computes the same numbers one
 walker at a time in compiled scalar loops, with no temporaries, for the factor
-kinds that have a kernel (Gaussian, RBM, Pade-Jastrow, hard-sphere Jastrow).
+kinds that have a kernel (Gaussian, RBM, Pade-Jastrow, hard-sphere Jastrow,
+Slater determinant).
 
 A product of factors is composed by code generation (:mod:`nqsflow.vmc.fused`):
 a small module calls the factor kernels below in a straight line (``evaluate``,
@@ -37,7 +38,7 @@ import math
 import numba as nb
 import numpy as np
 
-GAUSSIAN, RBM, PADE, HARD_SPHERE = 0, 1, 2, 3
+GAUSSIAN, RBM, PADE, HARD_SPHERE, SLATER = 0, 1, 2, 3, 4
 
 # error_model="numpy": a division by zero gives inf or NaN (a rejected move), as in numpy
 FAST = {"contract", "reassoc", "arcp", "nsz"}  # no "nnan"/"ninf": -inf marks a hard core
@@ -270,6 +271,179 @@ def pade_params(c, x, out, t, w, base, n, d, count):
             pair += 1
 
 
+# --- the Slater determinant (vmc/slater.py): one determinant of oscillator orbitals per
+# spin channel, recomputed from the positions at each call (no cache between calls:
+# an inverse of n <= 10 rows costs less than carrying it); consts: alpha omega,
+# sqrt(alpha omega), alpha, omega, envelope flag, n_up, n_down, top quantum,
+# orbitals, then the orbitals' quanta (orbitals x d)
+_SLATER_QUANTA = 9
+
+
+@inline
+def _orbital_rows(c, x, i, row, m, work, hermite, d, order):
+    """P_j(x_i) of the channel's m orbitals into work[row m + j], and with ``order``
+    >= 1 the gradient into work[grads + ((row m + j) d + a)], with 2 the Laplacian
+    into work[laps + row m + j] (grads = 2 m^2, laps = 2 m^2 + m^2 d)."""
+    s, top = c[1], int(c[7])
+    for a in range(d):  # H_n(s x_a), n = 0..top, then its first and second derivatives
+        y = s * x[i, a]
+        base = hermite + a * 3 * (top + 1)
+        work[base] = 1.0
+        if top >= 1:
+            work[base + 1] = 2.0 * y
+        for q in range(1, top):
+            work[base + q + 1] = 2.0 * y * work[base + q] - 2.0 * q * work[base + q - 1]
+        for q in range(top + 1):
+            work[base + top + 1 + q] = s * 2.0 * q * work[base + q - 1] if q >= 1 else 0.0
+            work[base + 2 * (top + 1) + q] = (
+                s * s * 4.0 * q * (q - 1) * work[base + q - 2] if q >= 2 else 0.0
+            )
+    grads, laps = 2 * m * m, 2 * m * m + m * m * d
+    for j in range(m):
+        value = 1.0
+        for a in range(d):
+            value *= work[hermite + a * 3 * (top + 1) + int(c[_SLATER_QUANTA + j * d + a])]
+        work[row * m + j] = value
+        if order >= 1:
+            lap = 0.0
+            for a in range(d):
+                others = 1.0  # the product over the other axes
+                for b in range(d):
+                    if b != a:
+                        others *= work[hermite + b * 3 * (top + 1)
+                                       + int(c[_SLATER_QUANTA + j * d + b])]
+                q = int(c[_SLATER_QUANTA + j * d + a])
+                base = hermite + a * 3 * (top + 1)
+                work[grads + (row * m + j) * d + a] = work[base + top + 1 + q] * others
+                lap += work[base + 2 * (top + 1) + q] * others
+            if order >= 2:
+                work[laps + row * m + j] = lap
+
+
+@inline
+def _invert(work, m):
+    """B = A^-1 into work[m^2:2m^2] (B[j, i] at m^2 + j m + i) from A (row i = particle i,
+    column j = orbital j) in work[0:m^2], destroyed; Gauss-Jordan with partial pivoting.
+    Returns ln|det A| (-inf where A is singular)."""
+    b = m * m
+    for i in range(m):
+        for j in range(m):
+            work[b + i * m + j] = 1.0 if i == j else 0.0
+    log = 0.0
+    for col in range(m):
+        pivot, best = col, abs(work[col * m + col])
+        for r in range(col + 1, m):
+            if abs(work[r * m + col]) > best:
+                pivot, best = r, abs(work[r * m + col])
+        if best == 0.0:
+            return -np.inf
+        if pivot != col:
+            for j in range(m):
+                t = work[col * m + j]
+                work[col * m + j] = work[pivot * m + j]
+                work[pivot * m + j] = t
+                t = work[b + col * m + j]
+                work[b + col * m + j] = work[b + pivot * m + j]
+                work[b + pivot * m + j] = t
+        log += math.log(best)
+        inverse = 1.0 / work[col * m + col]
+        for j in range(m):
+            work[col * m + j] *= inverse
+            work[b + col * m + j] *= inverse
+        for r in range(m):
+            if r != col:
+                f = work[r * m + col]
+                if f != 0.0:
+                    for j in range(m):
+                        work[r * m + j] -= f * work[col * m + j]
+                        work[b + r * m + j] -= f * work[b + col * m + j]
+    return log
+
+
+@inline
+def _slater_hermite(m, d):
+    # the offset of the Hermite tables in the work array
+    return 3 * m * m + m * m * d
+
+
+@inline
+def slater(c, x, grad, work, n, d, det_only):
+    """ln|D_up D_down| (+ the Gaussian envelope), its Laplacian, its gradient added
+    into grad; ``det_only``: the determinants' gradient only, no envelope (d/d alpha)."""
+    log, lap = 0.0, 0.0
+    first = 0
+    for channel in range(2):
+        m = int(c[5 + channel])
+        if m == 0:
+            continue
+        hermite = _slater_hermite(m, d)
+        for i in range(m):
+            _orbital_rows(c, x, first + i, i, m, work, hermite, d, 2)
+        log += _invert(work, m)
+        grads, laps = 2 * m * m, 2 * m * m + m * m * d
+        for i in range(m):
+            g2 = 0.0
+            for a in range(d):
+                g = 0.0
+                for j in range(m):
+                    g += work[grads + (i * m + j) * d + a] * work[m * m + j * m + i]
+                grad[first + i, a] += g
+                g2 += g * g
+            curvature = 0.0
+            for j in range(m):
+                curvature += work[laps + i * m + j] * work[m * m + j * m + i]
+            lap += curvature - g2
+        first += m
+    if c[4] != 0.0 and not det_only:  # the common Gaussian exp(-alpha omega r^2 / 2)
+        a2 = c[0]
+        for i in range(n):
+            for a in range(d):
+                log -= 0.5 * a2 * x[i, a] * x[i, a]
+                grad[i, a] -= a2 * x[i, a]
+        lap -= a2 * n * d
+    return log, lap
+
+
+@inline
+def slater_particle(c, x, k, gk, work, n, d):
+    """ln|D| of particle k's channel (+ k's Gaussian), its gradient into gk (d,)."""
+    first = 0 if k < int(c[5]) else int(c[5])
+    m = int(c[5]) if k < int(c[5]) else int(c[6])
+    hermite = _slater_hermite(m, d)
+    row = k - first
+    for i in range(m):
+        _orbital_rows(c, x, first + i, i, m, work, hermite, d, 1 if i == row else 0)
+    log = _invert(work, m)
+    grads = 2 * m * m
+    for a in range(d):
+        g = 0.0
+        for j in range(m):
+            g += work[grads + (row * m + j) * d + a] * work[m * m + j * m + row]
+        gk[a] += g
+    if c[4] != 0.0:
+        a2 = c[0]
+        for a in range(d):
+            log -= 0.5 * a2 * x[k, a] * x[k, a]
+            gk[a] -= a2 * x[k, a]
+    return log
+
+
+@inline
+def slater_params(c, x, out, t, w, base, work, n, d):
+    """d ln psi / d alpha: x . grad ln|det P| / (2 alpha) (+ the envelope's -omega r^2 / 2)."""
+    gd = np.zeros((n, d))  # the determinants' gradient alone
+    slater(c, x, gd, work, n, d, True)
+    total, r2 = 0.0, 0.0
+    for i in range(n):
+        for a in range(d):
+            total += x[i, a] * gd[i, a]
+            r2 += x[i, a] * x[i, a]
+    value = total / (2.0 * c[2])
+    if c[4] != 0.0:
+        value -= 0.5 * c[3] * r2
+    out[t, w, base] = value
+
+
 # --- the Hamiltonian and the moves
 
 
@@ -352,6 +526,7 @@ def _count(x, radial, radial_edges, pair, pair_edges, n, d):
 
 SINGLE = LANGEVIN = False  # single-particle moves, Langevin proposals
 N = D = 0  # particles and dimensions: constants, so that the small loops unroll
+WORK = 1  # the size of the factors' scratch array
 
 
 def evaluate(c, o, x, grad, work):
@@ -385,7 +560,7 @@ def run_block(rng, consts, offsets, ham, step, limit, thin, fresh, x, log_psi, g
     """
     b, n, d = x.shape[0], N, D
     rounds = max(energies.shape[0], positions.shape[0], derivs.shape[0])
-    work = np.empty(consts.size)
+    work = np.empty(WORK)
     y, gy, shift = np.empty((n, d)), np.empty((n, d)), np.empty((n, d))
     gk_old, gk_new, xo, sk = np.empty(d), np.empty(d), np.empty(d), np.empty(d)
     local = np.zeros(b)
@@ -496,7 +671,7 @@ def run_block(rng, consts, offsets, ham, step, limit, thin, fresh, x, log_psi, g
 
 def local_terms_batch(consts, offsets, ham, x, energy, out):
     """E_L (W,) into energy and d ln psi / d p (1, W, P) into out, of walkers x (W, N, d)."""
-    work = np.empty(consts.size)
+    work = np.empty(WORK)
     y, gy = np.empty((N, D)), np.empty((N, D))
     for w in range(x.shape[0]):
         _copy(x, w, y, N, D)
@@ -510,7 +685,7 @@ def evaluate_batch(consts, offsets, ham, x):
     walkers = x.shape[0]
     log, lap, energy = np.empty(walkers), np.empty(walkers), np.empty(walkers)
     grad = np.zeros(x.shape)
-    work = np.empty(consts.size)
+    work = np.empty(WORK)
     for w in range(walkers):
         log[w], lap[w] = evaluate(consts, offsets, x[w], grad[w], work)
         energy[w] = local_energy(ham, x[w], grad[w], lap[w], N, D)
