@@ -87,19 +87,34 @@ def build_kernels(hamiltonian, ansatz, sampler) -> FusedKernels | None:
     return FusedKernels(hamiltonian, ansatz, sampler)
 
 
-# the generated module of one product of factors and one kind of move
-_CALLS = {  # kind -> (all-particle call, single-particle call, parameter derivatives) on
-    # the factor's consts cf; H is the factor's size, B the offset of its parameters
-    0: ("gaussian(cf, x, grad, N, D)", "gaussian_particle(cf, x, k, gk, N, D)",
-        "gaussian_params(cf, x, out, t, w, B, N, D, H)"),
-    1: ("rbm(cf, x, grad, work, N, D, H)", "rbm_particle(cf, x, k, gk, work, N, D, H)",
-        "rbm_params(cf, x, out, t, w, B, work, N, D, H)"),
-    2: ("pairs(2, cf, x, grad, N, D)", "pairs_particle(2, cf, x, k, gk, N, D)",
-        "pade_params(cf, x, out, t, w, B, N, D, H)"),
-    3: ("pairs(3, cf, x, grad, N, D)", "pairs_particle(3, cf, x, k, gk, N, D)", ""),
-    4: ("slater(cf, x, grad, work, N, D, False)", "slater_particle(cf, x, k, gk, work, N, D)",
-        "slater_params(cf, x, out, t, w, B, work, N, D)"),
+# the generated module of one product of factors and one kind of move: each kind's calls
+# on its consts {cf}; {h}: its size, {b}: the offset of its parameters, {cb}: of its cache.
+# "old" and "new": particle k before and after its move (the same call for a factor
+# without a cache); "cache" and "accept": a factor that carries a cache through a sweep
+_CALLS = {
+    0: {"evaluate": "gaussian({cf}, x, grad, N, D)",
+        "old": "gaussian_particle({cf}, x, k, gk, N, D)",
+        "params": "gaussian_params({cf}, x, out, t, w, {b}, N, D, {h})"},
+    1: {"evaluate": "rbm({cf}, x, grad, work, N, D, {h})",
+        "old": "rbm_particle({cf}, x, k, gk, work, N, D, {h})",
+        "params": "rbm_params({cf}, x, out, t, w, {b}, work, N, D, {h})"},
+    2: {"evaluate": "pairs(2, {cf}, x, grad, N, D)",
+        "old": "pairs_particle(2, {cf}, x, k, gk, N, D)",
+        "params": "pade_params({cf}, x, out, t, w, {b}, N, D, {h})"},
+    3: {"evaluate": "pairs(3, {cf}, x, grad, N, D)",
+        "old": "pairs_particle(3, {cf}, x, k, gk, N, D)"},
+    4: {"evaluate": "slater({cf}, x, grad, work, N, D, False)",
+        "old": "slater_old({cf}, x, k, gk, work, cache, w, {cb}, N, D)",
+        "new": "slater_new({cf}, x, k, gk, work, cache, w, {cb}, N, D)",
+        "params": "slater_params({cf}, x, out, t, w, {b}, work, N, D)",
+        "cache": "slater_cache({cf}, x, cache, w, {cb}, work, N, D)",
+        "accept": "slater_accept({cf}, k, cache, w, {cb}, work, N, D)"},
 }
+
+
+def _cache_size(kind: int, particles: int) -> int:
+    # a determinant's inverses (at most N^2 over both channels), a proposal's row and ratio
+    return particles * particles + particles + 1 if kind == 4 else 0
 
 
 def _n_params(kind: int, size: int, particles: int, dim: int) -> int:
@@ -130,12 +145,12 @@ import numpy as np
 from nqsflow.vmc.kernels import (
     _copy, _count, _sq, _velocity_factor, gaussian, gaussian_params, gaussian_particle, inline,
     jit, local_energy, pade_params, pairs, pairs_particle, rbm, rbm_params, rbm_particle,
-    slater, slater_params, slater_particle,
+    slater, slater_accept, slater_cache, slater_new, slater_old, slater_params,
 )
 
 SINGLE, LANGEVIN = {single}, {langevin}
 N, D = {n}, {d}
-WORK = {work}
+WORK, CACHE = {work}, {cache_size}
 
 
 @inline
@@ -148,11 +163,23 @@ def evaluate(c, o, x, grad, work):
 
 
 @inline
-def particle(c, o, x, k, gk, work):
+def particle(c, o, x, k, gk, work, cache, w, before):
     for a in range(D):
         gk[a] = 0.0
 {particle}
     return {parts}
+
+
+@inline
+def init_cache(c, o, x, cache, w, work):
+{cache}
+    return
+
+
+@inline
+def accept(c, o, k, cache, w, work):
+{accept}
+    return
 
 
 @inline
@@ -192,18 +219,21 @@ def generated_kernels(
         return _MODULES[key]
     from nqsflow.vmc import kernels
 
-    lines, parts, derivs, base = [], [], [], 0
+    lines, parts, derivs, caches, accepts = [], [], [], [], []
+    base = cache_base = 0
     for f, (kind, size) in enumerate(kinds):
-        call, one, params = (
-            c.replace("cf", f"c[o[{f}] : o[{f + 1}]]").replace("H", str(size))
-            .replace("B", str(base))
-            for c in _CALLS[kind]
-        )
-        lines.append(f"    l{f}, p{f} = {call}")
-        parts.append(f"    q{f} = {one}")
-        if params:
-            derivs.append(f"    {params}")
+        fields = {"cf": f"c[o[{f}] : o[{f + 1}]]", "h": size, "b": base, "cb": cache_base}
+        calls = {name: call.format(**fields) for name, call in _CALLS[kind].items()}
+        lines.append(f"    l{f}, p{f} = {calls['evaluate']}")
+        if "new" in calls:
+            parts.append(f"    q{f} = {calls['old']} if before else {calls['new']}")
+        else:
+            parts.append(f"    q{f} = {calls['old']}")
+        derivs += [f"    {calls['params']}"] if "params" in calls else []
+        caches += [f"    {calls['cache']}"] if "cache" in calls else []
+        accepts += [f"    {calls['accept']}"] if "accept" in calls else []
         base += _n_params(kind, size, *shape)
+        cache_base += _cache_size(kind, shape[0])
     names = "-".join(f"{k}.{size}" for k, size in kinds) + f"-n{shape[0]}d{shape[1]}"
     what = f"factor kinds {names}, single={single}, langevin={langevin}"
     source = _HEADER.format(
@@ -214,6 +244,8 @@ def generated_kernels(
         laps=" + ".join(f"p{f}" for f in range(len(kinds))),
         parts=" + ".join(f"q{f}" for f in range(len(kinds))),
         derivatives="\n".join(derivs) or "    pass",
+        cache="\n".join(caches) or "    pass", accept="\n".join(accepts) or "    pass",
+        cache_size=max(cache_base, 1),
     )
     for template in (kernels.run_block, kernels.evaluate_batch, kernels.local_terms_batch):
         source += inspect.getsource(template) + "\n\n@jit\n"

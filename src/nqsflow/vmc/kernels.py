@@ -405,30 +405,6 @@ def slater(c, x, grad, work, n, d, det_only):
 
 
 @inline
-def slater_particle(c, x, k, gk, work, n, d):
-    """ln|D| of particle k's channel (+ k's Gaussian), its gradient into gk (d,)."""
-    first = 0 if k < int(c[5]) else int(c[5])
-    m = int(c[5]) if k < int(c[5]) else int(c[6])
-    hermite = _slater_hermite(m, d)
-    row = k - first
-    for i in range(m):
-        _orbital_rows(c, x, first + i, i, m, work, hermite, d, 1 if i == row else 0)
-    log = _invert(work, m)
-    grads = 2 * m * m
-    for a in range(d):
-        g = 0.0
-        for j in range(m):
-            g += work[grads + (row * m + j) * d + a] * work[m * m + j * m + row]
-        gk[a] += g
-    if c[4] != 0.0:
-        a2 = c[0]
-        for a in range(d):
-            log -= 0.5 * a2 * x[k, a] * x[k, a]
-            gk[a] -= a2 * x[k, a]
-    return log
-
-
-@inline
 def slater_params(c, x, out, t, w, base, work, n, d):
     """d ln psi / d alpha: x . grad ln|det P| / (2 alpha) (+ the envelope's -omega r^2 / 2)."""
     gd = np.zeros((n, d))  # the determinants' gradient alone
@@ -442,6 +418,104 @@ def slater_params(c, x, out, t, w, base, work, n, d):
     if c[4] != 0.0:
         value -= 0.5 * c[3] * r2
     out[t, w, base] = value
+
+
+# single-particle moves with the inverses carried through a sweep, per walker, in
+# cache[w, cb : cb + N^2 + N + 1]: B of the up channel, of the down channel, then the
+# proposal's orbital row u and its ratio R for the update on acceptance
+
+
+@inline
+def _slater_channel(c, k):
+    # particle k's channel: (its first particle, its size, the offset of its B in the cache)
+    up = int(c[5])
+    if k < up:
+        return 0, up, 0
+    return up, int(c[6]), up * up
+
+
+@inline
+def slater_cache(c, x, cache, w, cb, work, n, d):
+    """The inverses B = A^-1 of both channels at x into the walker's cache."""
+    first, off = 0, cb
+    for channel in range(2):
+        m = int(c[5 + channel])
+        if m == 0:
+            continue
+        hermite = _slater_hermite(m, d)
+        for i in range(m):
+            _orbital_rows(c, x, first + i, i, m, work, hermite, d, 0)
+        _invert(work, m)
+        for q in range(m * m):
+            cache[w, off + q] = work[m * m + q]
+        first += m
+        off += m * m
+
+
+@inline
+def slater_old(c, x, k, gk, work, cache, w, cb, n, d):
+    """Particle k before its move: the reference 0 for the determinant (plus k's
+    Gaussian), and its gradient from the cached inverse."""
+    first, m, off = _slater_channel(c, k)
+    row = k - first
+    _orbital_rows(c, x, k, 0, m, work, _slater_hermite(m, d), d, 1)
+    grads = 2 * m * m
+    for a in range(d):
+        g = 0.0
+        for j in range(m):
+            g += work[grads + j * d + a] * cache[w, cb + off + j * m + row]
+        gk[a] += g
+    log = 0.0
+    if c[4] != 0.0:
+        for a in range(d):
+            log -= 0.5 * c[0] * x[k, a] * x[k, a]
+            gk[a] -= c[0] * x[k, a]
+    return log
+
+
+@inline
+def slater_new(c, x, k, gk, work, cache, w, cb, n, d):
+    """Particle k moved to x[k]: ln|R| with R = sum_j P_j(x_k) B[j, i] (plus k's
+    Gaussian), its gradient into gk; u = P(x_k) and R kept for :func:`slater_accept`."""
+    first, m, off = _slater_channel(c, k)
+    row = k - first
+    _orbital_rows(c, x, k, 0, m, work, _slater_hermite(m, d), d, 1)
+    pending = cb + n * n
+    ratio = 0.0
+    for j in range(m):
+        cache[w, pending + j] = work[j]
+        ratio += work[j] * cache[w, cb + off + j * m + row]
+    cache[w, pending + n] = ratio
+    grads = 2 * m * m
+    for a in range(d):
+        g = 0.0
+        for j in range(m):
+            g += work[grads + j * d + a] * cache[w, cb + off + j * m + row]
+        gk[a] += g / ratio  # the new B's column i is the old one over R
+    log = math.log(abs(ratio)) if ratio != 0.0 else -np.inf
+    if c[4] != 0.0:
+        for a in range(d):
+            log -= 0.5 * c[0] * x[k, a] * x[k, a]
+            gk[a] -= c[0] * x[k, a]
+    return log
+
+
+@inline
+def slater_accept(c, k, cache, w, cb, work, n, d):
+    """Sherman-Morrison after particle k's accepted move: B' = B - B[:, i] (u^T B - e_i^T) / R."""
+    first, m, off = _slater_channel(c, k)
+    row, base, pending = k - first, cb + off, cb + n * n
+    inverse = 1.0 / cache[w, pending + n]
+    for col in range(m):  # (u^T B - e_i^T)[col] into work[col]
+        v = 0.0
+        for j in range(m):
+            v += cache[w, pending + j] * cache[w, base + j * m + col]
+        work[col] = v - 1.0 if col == row else v
+    for j in range(m):  # the old column i over R into work[m + j]
+        work[m + j] = cache[w, base + j * m + row] * inverse
+    for j in range(m):
+        for col in range(m):
+            cache[w, base + j * m + col] -= work[m + j] * work[col]
 
 
 # --- the Hamiltonian and the moves
@@ -527,6 +601,7 @@ def _count(x, radial, radial_edges, pair, pair_edges, n, d):
 SINGLE = LANGEVIN = False  # single-particle moves, Langevin proposals
 N = D = 0  # particles and dimensions: constants, so that the small loops unroll
 WORK = 1  # the size of the factors' scratch array
+CACHE = 1  # per walker: what factors carry through a sweep of single-particle moves
 
 
 def evaluate(c, o, x, grad, work):
@@ -534,8 +609,20 @@ def evaluate(c, o, x, grad, work):
     raise NotImplementedError("a placeholder: fused.py generates the composed kernel")
 
 
-def particle(c, o, x, k, gk, work):
-    """A function of particle k whose change is that of ln psi, its gradient into gk."""
+def particle(c, o, x, k, gk, work, cache, w, before):
+    """A function of particle k whose change over its move is that of ln psi, its
+    gradient into gk; ``before``: at the old position (else the proposed one, whose
+    ratio a factor with a cache keeps for :func:`accept`)."""
+    raise NotImplementedError("a placeholder: fused.py generates the composed kernel")
+
+
+def init_cache(c, o, x, cache, w, work):
+    """Walker w's cache (factors that carry one through a sweep) from its positions x."""
+    raise NotImplementedError("a placeholder: fused.py generates the composed kernel")
+
+
+def accept(c, o, k, cache, w, work):
+    """Walker w's cache after the accepted move of particle k."""
     raise NotImplementedError("a placeholder: fused.py generates the composed kernel")
 
 
@@ -561,6 +648,7 @@ def run_block(rng, consts, offsets, ham, step, limit, thin, fresh, x, log_psi, g
     b, n, d = x.shape[0], N, D
     rounds = max(energies.shape[0], positions.shape[0], derivs.shape[0])
     work = np.empty(WORK)
+    cache = np.empty((b if SINGLE and CACHE > 1 else 0, CACHE))
     y, gy, shift = np.empty((n, d)), np.empty((n, d)), np.empty((n, d))
     gk_old, gk_new, xo, sk = np.empty(d), np.empty(d), np.empty(d), np.empty(d)
     local = np.zeros(b)
@@ -582,6 +670,10 @@ def run_block(rng, consts, offsets, ham, step, limit, thin, fresh, x, log_psi, g
     for t in range(rounds):
         for _ in range(thin):
             if SINGLE:
+                if CACHE > 1:  # fresh caches each sweep: the updates' round-off stays small
+                    for w in range(b):
+                        _copy(x, w, y, n, d)
+                        init_cache(consts, offsets, y, cache, w, work)
                 for k in range(n):
                     for q in range(normal.size):
                         normal[q] = rng.standard_normal()
@@ -590,7 +682,7 @@ def run_block(rng, consts, offsets, ham, step, limit, thin, fresh, x, log_psi, g
                     for w in range(b):
                         xw = y  # walker w in scratch: views of x cost reference counts
                         _copy(x, w, xw, n, d)
-                        old = particle(consts, offsets, xw, k, gk_old, work)
+                        old = particle(consts, offsets, xw, k, gk_old, work, cache, w, True)
                         f = step * _velocity_factor(gk_old, limit, step, d) if LANGEVIN else 0.0
                         for a in range(d):
                             xo[a] = xw[k, a]
@@ -599,7 +691,8 @@ def run_block(rng, consts, offsets, ham, step, limit, thin, fresh, x, log_psi, g
                                 xw[k, a] = xo[a] + sk[a] + sqrt_dt * normal[w * d + a]
                             else:
                                 xw[k, a] = xo[a] + step * normal[w * d + a]
-                        ratio = 2.0 * (particle(consts, offsets, xw, k, gk_new, work) - old)
+                        new = particle(consts, offsets, xw, k, gk_new, work, cache, w, False)
+                        ratio = 2.0 * (new - old)
                         if LANGEVIN:
                             f = step * _velocity_factor(gk_new, limit, step, d)
                             forward, backward = 0.0, 0.0
@@ -611,6 +704,8 @@ def run_block(rng, consts, offsets, ham, step, limit, thin, fresh, x, log_psi, g
                             accepted += 1
                             for a in range(d):
                                 x[w, k, a] = xw[k, a]
+                            if CACHE > 1:
+                                accept(consts, offsets, k, cache, w, work)
             else:
                 for q in range(normal.size):
                     normal[q] = rng.standard_normal()
