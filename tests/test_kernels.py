@@ -31,6 +31,8 @@ from nqsflow.vmc.wavefunctions import (
     Slater,
 )
 
+from .monitors import StopAt
+
 pytest.importorskip("numba")
 
 
@@ -172,22 +174,6 @@ def test_a_state_of_the_kernel_path_continues_on_the_numpy_path(case):
                                rtol=1e-9, atol=1e-10)
 
 
-class _StopAt:
-    """A monitor that stops the optimisation after ``step`` steps, keeping the snapshot."""
-
-    def __init__(self, step):
-        self.step, self.snapshot = step, None
-
-    def after_step(self, state):
-        if state.step == self.step:
-            self.snapshot = state.snapshot()
-            return True
-        return False
-
-    def after_optimization(self, state):
-        pass
-
-
 # run specs of two of CASES' products and moves (their kernels compiled once)
 RESTART_SPECS = {
     "dot-langevin-all": (
@@ -220,7 +206,7 @@ def test_restart_on_the_kernel_path_is_bit_identical(case, tmp_path):
         "seed": 4,
     }
     whole = run(spec)
-    monitor = _StopAt(3)
+    monitor = StopAt(3)
     assert run(spec, monitor=monitor) is None
     path = tmp_path / "run.checkpoint.h5"
     write_checkpoint(path, spec, [monitor.snapshot])

@@ -17,6 +17,8 @@ from nqsflow.vmc.driver import build_vmc, run
 from nqsflow.vmc.hamiltonians import HarmonicTrap
 from nqsflow.vmc.wavefunctions import build_ansatz
 
+from .monitors import StopAt
+
 SLATER_JASTROW = [{"kind": "slater"}, {"kind": "pade_jastrow", "beta": 0.5}]
 NEURAL = [*SLATER_JASTROW, {"kind": "neural_jastrow", "init_std": 0.3}]
 
@@ -93,22 +95,6 @@ def test_local_energy_stays_finite_where_electrons_meet(dim, particles, spins, i
     assert np.ptp(without_cusp) > 1e4  # the test can fail: the bare determinant diverges
 
 
-class _StopAt:
-    """A monitor that stops the optimisation after ``step`` steps, keeping the snapshot."""
-
-    def __init__(self, step):
-        self.step, self.snapshot = step, None
-
-    def after_step(self, state):
-        if state.step == self.step:
-            self.snapshot = state.snapshot()
-            return True
-        return False
-
-    def after_optimization(self, state):
-        pass
-
-
 @pytest.mark.parametrize("sampler", ["langevin", "metropolis"])
 def test_restart_of_a_fermion_run_with_caches_is_bit_identical(sampler, tmp_path):
     spec = {
@@ -121,7 +107,7 @@ def test_restart_of_a_fermion_run_with_caches_is_bit_identical(sampler, tmp_path
         "seed": 9,
     }
     whole = run(spec)
-    monitor = _StopAt(3)
+    monitor = StopAt(3)
     assert run(spec, monitor=monitor) is None
     # through the checkpoint file, as a resumed job would read it
     path = tmp_path / "run.checkpoint.h5"

@@ -89,23 +89,22 @@ def build_kernels(hamiltonian, ansatz, sampler) -> FusedKernels | None:
 
 # the generated module of one product of factors and one kind of move: each kind's calls
 # on its consts {cf}; {h}: its size, {b}: the offset of its parameters, {cb}: of its cache.
-# "old" and "new": particle k before and after its move (the same call for a factor
-# without a cache); "cache" and "accept": a factor that carries a cache through a sweep
+# "particle": particle k before or after its move (``before``; a factor without a cache
+# ignores it); "cache" and "accept": a factor that carries a cache through a sweep
 _CALLS = {
     0: {"evaluate": "gaussian({cf}, x, grad, N, D)",
-        "old": "gaussian_particle({cf}, x, k, gk, N, D)",
+        "particle": "gaussian_particle({cf}, x, k, gk, N, D)",
         "params": "gaussian_params({cf}, x, out, t, w, {b}, N, D, {h})"},
     1: {"evaluate": "rbm({cf}, x, grad, work, N, D, {h})",
-        "old": "rbm_particle({cf}, x, k, gk, work, N, D, {h})",
+        "particle": "rbm_particle({cf}, x, k, gk, work, N, D, {h})",
         "params": "rbm_params({cf}, x, out, t, w, {b}, work, N, D, {h})"},
     2: {"evaluate": "pairs(2, {cf}, x, grad, N, D)",
-        "old": "pairs_particle(2, {cf}, x, k, gk, N, D)",
+        "particle": "pairs_particle(2, {cf}, x, k, gk, N, D)",
         "params": "pade_params({cf}, x, out, t, w, {b}, N, D, {h})"},
     3: {"evaluate": "pairs(3, {cf}, x, grad, N, D)",
-        "old": "pairs_particle(3, {cf}, x, k, gk, N, D)"},
+        "particle": "pairs_particle(3, {cf}, x, k, gk, N, D)"},
     4: {"evaluate": "slater({cf}, x, grad, work, N, D, False)",
-        "old": "slater_old({cf}, x, k, gk, work, cache, w, {cb}, N, D)",
-        "new": "slater_new({cf}, x, k, gk, work, cache, w, {cb}, N, D)",
+        "particle": "slater_move({cf}, x, k, gk, work, cache, w, {cb}, N, D, before)",
         "params": "slater_params({cf}, x, out, t, w, {b}, work, N, D)",
         "cache": "slater_cache({cf}, x, cache, w, {cb}, work, N, D)",
         "accept": "slater_accept({cf}, k, cache, w, {cb}, work, N, D)"},
@@ -145,7 +144,7 @@ import numpy as np
 from nqsflow.vmc.kernels import (
     _copy, _count, _sq, _velocity_factor, gaussian, gaussian_params, gaussian_particle, inline,
     jit, local_energy, pade_params, pairs, pairs_particle, rbm, rbm_params, rbm_particle,
-    slater, slater_accept, slater_cache, slater_new, slater_old, slater_params,
+    slater, slater_accept, slater_cache, slater_move, slater_params,
 )
 
 SINGLE, LANGEVIN = {single}, {langevin}
@@ -225,10 +224,7 @@ def generated_kernels(
         fields = {"cf": f"c[o[{f}] : o[{f + 1}]]", "h": size, "b": base, "cb": cache_base}
         calls = {name: call.format(**fields) for name, call in _CALLS[kind].items()}
         lines.append(f"    l{f}, p{f} = {calls['evaluate']}")
-        if "new" in calls:
-            parts.append(f"    q{f} = {calls['old']} if before else {calls['new']}")
-        else:
-            parts.append(f"    q{f} = {calls['old']}")
+        parts.append(f"    q{f} = {calls['particle']}")
         derivs += [f"    {calls['params']}"] if "params" in calls else []
         caches += [f"    {calls['cache']}"] if "cache" in calls else []
         accepts += [f"    {calls['accept']}"] if "accept" in calls else []

@@ -453,46 +453,29 @@ def slater_cache(c, x, cache, w, cb, work, n, d):
 
 
 @inline
-def slater_old(c, x, k, gk, work, cache, w, cb, n, d):
-    """Particle k before its move: the reference 0 for the determinant (plus k's
-    Gaussian), and its gradient from the cached inverse."""
+def slater_move(c, x, k, gk, work, cache, w, cb, n, d, before):
+    """Particle k at x[k], its gradient into gk from the cached inverse: ``before``
+    its move, the reference 0 for the determinant; else proposed, ln|R| with
+    R = sum_j P_j(x_k) B[j, i], u = P(x_k) and R kept for :func:`slater_accept`.
+    Plus k's Gaussian either way."""
     first, m, off = _slater_channel(c, k)
-    row = k - first
+    column = cb + off + k - first  # B[j, i] at column + j m
     _orbital_rows(c, x, k, 0, m, work, _slater_hermite(m, d), d, 1)
+    ratio, log = 1.0, 0.0
+    if not before:
+        pending = cb + n * n
+        ratio = 0.0
+        for j in range(m):
+            cache[w, pending + j] = work[j]
+            ratio += work[j] * cache[w, column + j * m]
+        cache[w, pending + n] = ratio
+        log = math.log(abs(ratio)) if ratio != 0.0 else -np.inf
     grads = 2 * m * m
     for a in range(d):
         g = 0.0
         for j in range(m):
-            g += work[grads + j * d + a] * cache[w, cb + off + j * m + row]
-        gk[a] += g
-    log = 0.0
-    if c[4] != 0.0:
-        for a in range(d):
-            log -= 0.5 * c[0] * x[k, a] * x[k, a]
-            gk[a] -= c[0] * x[k, a]
-    return log
-
-
-@inline
-def slater_new(c, x, k, gk, work, cache, w, cb, n, d):
-    """Particle k moved to x[k]: ln|R| with R = sum_j P_j(x_k) B[j, i] (plus k's
-    Gaussian), its gradient into gk; u = P(x_k) and R kept for :func:`slater_accept`."""
-    first, m, off = _slater_channel(c, k)
-    row = k - first
-    _orbital_rows(c, x, k, 0, m, work, _slater_hermite(m, d), d, 1)
-    pending = cb + n * n
-    ratio = 0.0
-    for j in range(m):
-        cache[w, pending + j] = work[j]
-        ratio += work[j] * cache[w, cb + off + j * m + row]
-    cache[w, pending + n] = ratio
-    grads = 2 * m * m
-    for a in range(d):
-        g = 0.0
-        for j in range(m):
-            g += work[grads + j * d + a] * cache[w, cb + off + j * m + row]
-        gk[a] += g / ratio  # the new B's column i is the old one over R
-    log = math.log(abs(ratio)) if ratio != 0.0 else -np.inf
+            g += work[grads + j * d + a] * cache[w, column + j * m]
+        gk[a] += g / ratio  # after the move, the new B's column i: the old one over R
     if c[4] != 0.0:
         for a in range(d):
             log -= 0.5 * c[0] * x[k, a] * x[k, a]
