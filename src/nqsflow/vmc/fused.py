@@ -206,7 +206,7 @@ def generated_kernels(
     """The compiled module of a product of factors and a kind of move.
 
     ``kinds``: each factor's kernel and its size (the hidden units of an RBM, else
-    0); ``shape``: (particles, dimensions).  Sizes are constants of the module, so
+    its parameter count); ``shape``: (particles, dimensions).  Sizes are constants of the module, so
     that the compiler unrolls the short loops over particles and axes.
 
     Its source is written once to the kernel cache (``NQSFLOW_KERNEL_CACHE``, else
@@ -310,7 +310,8 @@ class FusedKernels:
         return self.module().evaluate_batch(consts, offsets, self.ham, x)
 
     def local_terms(self, params, x):
-        """E_L (W,) and O = d ln psi / d p (W, P) at ``x`` (W, N, d): an SR step's needs."""
+        """E_L (W,) and O = d ln psi / d p (W, P) at ``x`` (W, N, d) (an SR step takes
+        them inside its moves: :meth:`sample_local_terms`)."""
         offsets, consts = self.program(params)
         x = np.ascontiguousarray(x, dtype=float)
         energy = np.empty(x.shape[0])
@@ -331,7 +332,8 @@ class FusedKernels:
         x = np.array(walkers.positions, dtype=float)  # the old state's array stays as it was
         w, n, d = x.shape
         single = self.single
-        # no ln psi: the parameters changed since the walkers' last move (refresh below)
+        # no ln psi: the parameters changed since the walkers' last move, and the
+        # kernel computes it (and the drift) before it moves them
         fresh = walkers.log_psi is None and not single
         log_psi = np.zeros(w) if fresh or single else np.array(walkers.log_psi, dtype=float)
         grad = (0.5 * walkers.drift if walkers.drift is not None and not single and not fresh
