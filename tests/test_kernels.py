@@ -31,7 +31,7 @@ from nqsflow.vmc.wavefunctions import (
     Slater,
 )
 
-from .monitors import StopAt
+from .restarts import assert_restart_is_bit_identical
 
 pytest.importorskip("numba")
 
@@ -192,9 +192,6 @@ RESTART_SPECS = {
 
 @pytest.mark.parametrize("case", sorted(RESTART_SPECS), ids=str)
 def test_restart_on_the_kernel_path_is_bit_identical(case, tmp_path):
-    from nqsflow.vmc.checkpoint import read_checkpoint, write_checkpoint
-    from nqsflow.vmc.driver import run
-
     system, ansatz, sampler = RESTART_SPECS[case]
     spec = {
         "system": system,
@@ -205,12 +202,4 @@ def test_restart_on_the_kernel_path_is_bit_identical(case, tmp_path):
         "production": {"samples": 1200},
         "seed": 4,
     }
-    whole = run(spec)
-    monitor = StopAt(3)
-    assert run(spec, monitor=monitor) is None
-    path = tmp_path / "run.checkpoint.h5"
-    write_checkpoint(path, spec, [monitor.snapshot])
-    resumed = run(spec, snapshot=read_checkpoint(path, spec, rank=0, size=1))
-    np.testing.assert_array_equal(resumed.history["energy"], whole.history["energy"])
-    np.testing.assert_array_equal(resumed.params_final, whole.params_final)
-    np.testing.assert_array_equal(resumed.energy_series, whole.energy_series)
+    assert_restart_is_bit_identical(spec, tmp_path)

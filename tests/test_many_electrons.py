@@ -12,12 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nqsflow.vmc.checkpoint import read_checkpoint, write_checkpoint
 from nqsflow.vmc.driver import build_vmc, run
 from nqsflow.vmc.hamiltonians import HarmonicTrap
 from nqsflow.vmc.wavefunctions import build_ansatz
 
-from .monitors import StopAt
+from .restarts import assert_restart_is_bit_identical
 
 SLATER_JASTROW = [{"kind": "slater"}, {"kind": "pade_jastrow", "beta": 0.5}]
 NEURAL = [*SLATER_JASTROW, {"kind": "neural_jastrow", "init_std": 0.3}]
@@ -106,17 +105,7 @@ def test_restart_of_a_fermion_run_with_caches_is_bit_identical(sampler, tmp_path
         "production": {"samples": 800},
         "seed": 9,
     }
-    whole = run(spec)
-    monitor = StopAt(3)
-    assert run(spec, monitor=monitor) is None
-    # through the checkpoint file, as a resumed job would read it
-    path = tmp_path / "run.checkpoint.h5"
-    write_checkpoint(path, spec, [monitor.snapshot])
-    resumed = run(spec, snapshot=read_checkpoint(path, spec, rank=0, size=1))
-    np.testing.assert_array_equal(resumed.history["energy"], whole.history["energy"])
-    np.testing.assert_array_equal(resumed.params_final, whole.params_final)
-    np.testing.assert_array_equal(resumed.energy_series, whole.energy_series)
-    assert resumed.energy == whole.energy
+    assert_restart_is_bit_identical(spec, tmp_path)
 
 
 @pytest.mark.parametrize("name", ["dot-n6.yaml", "bosons-elliptic.yaml"])

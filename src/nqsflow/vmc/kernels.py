@@ -367,6 +367,16 @@ def _slater_hermite(m, d):
 
 
 @inline
+def _channel_inverse(c, x, first, m, work, d, order):
+    """A channel's orbital rows (to ``order``, see :func:`_orbital_rows`) of its
+    particles first, ..., first + m - 1, and B = A^-1 into work[m^2:2m^2]; ln|det A|."""
+    hermite = _slater_hermite(m, d)
+    for i in range(m):
+        _orbital_rows(c, x, first + i, i, m, work, hermite, d, order)
+    return _invert(work, m)
+
+
+@inline
 def slater(c, x, grad, work, n, d, det_only):
     """ln|D_up D_down| (+ the Gaussian envelope), its Laplacian, its gradient added
     into grad; ``det_only``: the determinants' gradient only, no envelope (d/d alpha)."""
@@ -376,10 +386,7 @@ def slater(c, x, grad, work, n, d, det_only):
         m = int(c[5 + channel])
         if m == 0:
             continue
-        hermite = _slater_hermite(m, d)
-        for i in range(m):
-            _orbital_rows(c, x, first + i, i, m, work, hermite, d, 2)
-        log += _invert(work, m)
+        log += _channel_inverse(c, x, first, m, work, d, 2)
         grads, laps = 2 * m * m, 2 * m * m + m * m * d
         for i in range(m):
             g2 = 0.0
@@ -442,10 +449,7 @@ def slater_cache(c, x, cache, w, cb, work, n, d):
         m = int(c[5 + channel])
         if m == 0:
             continue
-        hermite = _slater_hermite(m, d)
-        for i in range(m):
-            _orbital_rows(c, x, first + i, i, m, work, hermite, d, 0)
-        _invert(work, m)
+        _channel_inverse(c, x, first, m, work, d, 0)
         for q in range(m * m):
             cache[w, off + q] = work[m * m + q]
         first += m
