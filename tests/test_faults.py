@@ -26,15 +26,11 @@ from nqsflow.vmc.driver import run
 from nqsflow.vmc.guards import check_step
 
 from .conftest import tool
+from .test_write_faults import SPEC
 
-TINY = {
-    "system": {"particles": 2, "dim": 2, "omega": 1.0, "interaction": "coulomb"},
-    "ansatz": [{"kind": "gaussian", "alpha": 1.0}, {"kind": "pade_jastrow", "beta": 0.4}],
-    "sampler": {"kind": "metropolis", "walkers": 50, "burn_in": 10, "thin": 2},
-    "optimizer": {"kind": "sgd", "learning_rate": 1000, "steps": 15, "samples": 200},
-    "production": {"samples": 200},
-    "seed": 1,
-}
+# the write-fault tests' run spec with a learning rate that diverges
+TINY = {**SPEC, "optimizer": {**SPEC["optimizer"], "learning_rate": 1000},
+        "production": {"samples": 200}}
 
 
 @pytest.fixture(autouse=True)

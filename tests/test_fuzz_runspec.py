@@ -29,6 +29,7 @@ import pytest
 import yaml
 
 from nqsflow.cli import run_cli
+from nqsflow.config import leaves
 from nqsflow.vmc.__main__ import INTERRUPTED, PROGRESS
 from nqsflow.vmc.__main__ import main as vmc_main
 
@@ -62,17 +63,6 @@ LONG = [(("sampler", "burn_in"), 10**6), (("optimizer", "steps"), 10**6),
 MISSING = object()
 
 
-def _leaves(node, path=()):
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from _leaves(value, (*path, key))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from _leaves(value, (*path, i))
-    else:
-        yield path, node
-
-
 def _mutations(value):
     if isinstance(value, str):
         return {"type": 3, "empty": "", "unknown": "bogus", "missing": MISSING}
@@ -82,7 +72,7 @@ def _mutations(value):
 
 def _cases():
     cases = []
-    for path, value in _leaves(BASE):
+    for path, value in leaves(BASE):
         for name, wrong in _mutations(value).items():
             label = ".".join(map(str, path)) + f"={name}"
             cases.append(pytest.param(path, wrong, wrong == HUGE, id=label))

@@ -30,7 +30,7 @@ import pytest
 import yaml
 
 from nqsflow import workflow as wf
-from nqsflow.config import check_study, runspec_for, study_points
+from nqsflow.config import check_study, leaves, runspec_for, study_points
 from nqsflow.errors import ConfigError
 
 from .conftest import REPO, tool
@@ -100,17 +100,6 @@ ALSO = {
 }
 
 
-def _leaves(node, path=()):
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from _leaves(value, (*path, key))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from _leaves(value, (*path, i))
-    else:
-        yield path, node
-
-
 def _mutations(value) -> dict:
     if isinstance(value, bool):
         return {"type": "yes", "int": 1, "missing": MISSING}
@@ -164,7 +153,7 @@ def _case_id(base, path, label) -> str:
 def _cases() -> list:
     cases = []
     for base, config in BASES.items():
-        for path, value in _leaves(config):
+        for path, value in leaves(config):
             for label, wrong in _mutations(value).items():
                 cases.append(pytest.param(base, path, wrong, id=_case_id(base, path, label)))
     for base, path, wrong in EXTRA:

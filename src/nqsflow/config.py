@@ -292,15 +292,24 @@ def load_runspec(path: str | os.PathLike) -> dict[str, Any]:
 MAX_REAL = 1e10
 
 
-def _numbers(node, path=()):
+def leaves(node, path=()):
+    """(path, value) of every leaf of nested mappings and lists; a path is a tuple of
+    keys and list indices."""
     if isinstance(node, Mapping):
         for key, value in node.items():
-            yield from _numbers(value, (*path, key))
+            yield from leaves(value, (*path, key))
     elif isinstance(node, list):
         for i, value in enumerate(node):
-            yield from _numbers(value, (*path, i))
-    elif isinstance(node, float):
-        yield ".".join(map(str, path)), node
+            yield from leaves(value, (*path, i))
+    else:
+        yield path, node
+
+
+def _numbers(node):
+    # the real numbers of a config, by dotted key
+    for path, value in leaves(node):
+        if isinstance(value, float):
+            yield ".".join(map(str, path)), value
 
 
 def check_runspec(spec: Mapping[str, Any], source: str = "run spec") -> None:

@@ -54,6 +54,15 @@ def _sq(v):
 
 
 @inline
+def _distance(x, i, j, d):
+    # |x_i - x_j| of two particles of one walker x (N, d)
+    r2 = 0.0
+    for a in range(d):
+        r2 += _sq(x[i, a] - x[j, a])
+    return math.sqrt(r2)
+
+
+@inline
 def _hidden(b, w, s2, x, work, n, d, h):
     """sum_j softplus(z_j) of the hidden fields z = b + v W / sigma^2, sigmoid(z_j) into work.
 
@@ -144,10 +153,7 @@ def pairs(kind, c, x, grad, n, d):
     log, lap, pair = 0.0, 0.0, 0
     for i in range(n):
         for j in range(i + 1, n):
-            r2 = 0.0
-            for k in range(d):
-                r2 += _sq(x[i, k] - x[j, k])
-            r = math.sqrt(r2)
+            r = _distance(x, i, j, d)
             u, d1, d2 = _pair_u(kind, c, r, pair)
             log += u
             f = d1 / r
@@ -198,10 +204,7 @@ def pairs_particle(kind, c, x, k, gk, n, d):
             continue
         lo, hi = min(j, k), max(j, k)
         pair = lo * n - lo * (lo + 1) // 2 + hi - lo - 1
-        r2 = 0.0
-        for q in range(d):
-            r2 += _sq(x[k, q] - x[j, q])
-        r = math.sqrt(r2)
+        r = _distance(x, k, j, d)
         u, d1, _ = _pair_u(kind, c, r, pair)
         log += u
         f = d1 / r
@@ -261,10 +264,7 @@ def pade_params(c, x, out, t, w, base, n, d, count):
     pair = 0
     for i in range(n):
         for j in range(i + 1, n):
-            r2 = 0.0
-            for k in range(d):
-                r2 += _sq(x[i, k] - x[j, k])
-            r = math.sqrt(r2)
+            r = _distance(x, i, j, d)
             beta = c[1 + p + pair]
             f = r / (1.0 + beta * r)
             out[t, w, base + int(c[1 + 2 * p + pair])] -= c[1 + pair] * beta * f * f
@@ -386,7 +386,7 @@ def slater(c, x, grad, work, n, d, det_only):
         m = int(c[5 + channel])
         if m == 0:
             continue
-        log += _channel_inverse(c, x, first, m, work, d, 2)
+        log += _channel_inverse(c, x, first, m, work, d, 1 if det_only else 2)
         grads, laps = 2 * m * m, 2 * m * m + m * m * d
         for i in range(m):
             g2 = 0.0
@@ -396,10 +396,11 @@ def slater(c, x, grad, work, n, d, det_only):
                     g += work[grads + (i * m + j) * d + a] * work[m * m + j * m + i]
                 grad[first + i, a] += g
                 g2 += g * g
-            curvature = 0.0
-            for j in range(m):
-                curvature += work[laps + i * m + j] * work[m * m + j * m + i]
-            lap += curvature - g2
+            if not det_only:  # (no Laplacian tables were made for the gradient alone)
+                curvature = 0.0
+                for j in range(m):
+                    curvature += work[laps + i * m + j] * work[m * m + j * m + i]
+                lap += curvature - g2
         first += m
     if c[4] != 0.0 and not det_only:  # the common Gaussian exp(-alpha omega r^2 / 2)
         a2 = c[0]
@@ -524,10 +525,7 @@ def local_energy(ham, x, grad, lap, n, d):
     if ham[0]:
         for i in range(n):
             for j in range(i + 1, n):
-                r2 = 0.0
-                for a in range(d):
-                    r2 += _sq(x[i, a] - x[j, a])
-                energy += 1.0 / math.sqrt(r2)
+                energy += 1.0 / _distance(x, i, j, d)
     return energy
 
 
@@ -576,10 +574,7 @@ def _count(x, radial, radial_edges, pair, pair_edges, n, d):
             r2 += x[i, a] * x[i, a]
         _histogram(radial, radial_edges, math.sqrt(r2), radial_scale)
         for j in range(i + 1, n):
-            r2 = 0.0
-            for a in range(d):
-                r2 += _sq(x[i, a] - x[j, a])
-            _histogram(pair, pair_edges, math.sqrt(r2), pair_scale)
+            _histogram(pair, pair_edges, _distance(x, i, j, d), pair_scale)
 
 
 # --- templates of the generated modules (nqsflow.vmc.fused): compiled only there, with

@@ -106,11 +106,10 @@ class _Sampler:
 
     def step(self, rng, state: SamplerState, wf: Evaluator) -> SamplerState:
         """One move (or one sweep of single-particle moves) of every walker."""
-        if self.moves == "single":
-            return self._sweep(rng, state, wf)
-        if state.log_psi is None:  # the kernel path drops it when the parameters change
-            state = self.refresh(state, wf)
-        return self._move_all(rng, state, wf)
+        single = self.moves == "single"
+        if (state.cache if single else state.log_psi) is None:
+            state = self.refresh(state, wf)  # the kernel path keeps none across an update
+        return self._sweep(rng, state, wf) if single else self._move_all(rng, state, wf)
 
     def _single_proposal(self, rng, wf, x, cache, k: int, step: float):
         """Proposed position of particle k (W, d), and the log Green's-function ratio
@@ -119,8 +118,6 @@ class _Sampler:
 
     def _sweep(self, rng, state: SamplerState, wf: Evaluator) -> SamplerState:
         x, cache = state.positions.copy(), state.cache
-        if cache is None:  # the kernel path keeps none (fused.py)
-            cache = wf.init_cache(x)
         walkers, particles = x.shape[:2]
         accepted = 0
         for k in range(particles):
