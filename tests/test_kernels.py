@@ -6,8 +6,9 @@ same chains: production energies, acceptance counts and histograms of both
 paths agree to round-off over a short run.  Four products cover every kernel
 (Gaussian isotropic and elliptic, RBM, Pade-Jastrow with one and two spin
 channels, hard sphere, Slater determinants in 2D and 3D with and without their
-Gaussian) and every kind of move (all-particle and single-particle, Metropolis
-and Langevin with a drift limit).
+Gaussian, neural Jastrows with one and two spin channels, deep and shallow
+networks and a linear rho) and every kind of move (all-particle and
+single-particle, Metropolis and Langevin with a drift limit).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from nqsflow.vmc.wavefunctions import (
     RBM,
     Gaussian,
     HardSphereJastrow,
+    NeuralJastrow,
     PadeJastrow,
     ProductAnsatz,
     Slater,
@@ -48,6 +50,10 @@ def _dot():
     return system, factors, Langevin(system.time, 0.3)
 
 
+# a neural Jastrow with a hidden layer before phi's and psi's features and two in rho
+DEEP = {"hidden": [3], "features": 4, "rho_hidden": [5, 4]}
+
+
 def _electrons():
     # six electrons, both spin channels: determinants without their Gaussian, which
     # the Gaussian factor gives instead
@@ -57,6 +63,7 @@ def _electrons():
         Gaussian.from_spec(system, alpha=0.9),
         RBM.from_spec(system, hidden=3, init_std=0.1),
         PadeJastrow.from_spec(system),
+        NeuralJastrow.from_spec(system, **DEEP),
     ]
     return system, factors, Langevin(system.time, 0.3, "single", drift_limit=1.0)
 
@@ -64,13 +71,15 @@ def _electrons():
 def _electrons_3d():
     # eight electrons in 3D (s and p shells of both spins), all-particle moves
     system = HarmonicTrap(1.0, 8, 3, "coulomb", spins=(4, 4))
-    factors = [Slater.from_spec(system, alpha=0.95), PadeJastrow.from_spec(system)]
+    factors = [Slater.from_spec(system, alpha=0.95), PadeJastrow.from_spec(system),
+               NeuralJastrow.from_spec(system, features=3, rho_hidden=[])]  # rho linear
     return system, factors, Metropolis(system.length, 0.25)
 
 
 def _bosons():
     system = HarmonicTrap(1.0, 4, 3, "hard_sphere", radius=0.3, elliptic=np.sqrt(8.0))
-    factors = [Gaussian.from_spec(system, alpha=1.0, beta=2.8), HardSphereJastrow.from_spec(system)]
+    factors = [Gaussian.from_spec(system, alpha=1.0, beta=2.8), HardSphereJastrow.from_spec(system),
+               NeuralJastrow.from_spec(system, features=3, rho_hidden=[4])]  # one channel
     return system, factors, Metropolis(system.length, 0.8, "single")
 
 
@@ -86,6 +95,7 @@ def _vmc(case: str, kernels: bool, walkers: int = 64) -> VMC:
 
 
 def _params(vmc: VMC) -> np.ndarray:
+    # the neural Jastrow starts at J = 1 (rho's last layer 0): the noise makes it count
     p = vmc.ansatz.initial_params(np.random.default_rng(3))
     return p + 0.05 * np.random.default_rng(4).standard_normal(p.size)
 
@@ -152,10 +162,10 @@ def test_kernel_production_runs_the_numpy_chains(case):
 
 def test_factors_without_kernels_keep_the_numpy_path(monkeypatch):
     system, factors, sampler = _dot()
-    from nqsflow.vmc.wavefunctions import NeuralJastrow
+    from nqsflow.vmc.wavefunctions import SlaterBackflow
 
-    neural = NeuralJastrow.from_spec(system)
-    assert build_kernels(system, ProductAnsatz([neural, *factors]), sampler) is None
+    backflow = SlaterBackflow.from_spec(system)
+    assert build_kernels(system, ProductAnsatz([backflow, *factors]), sampler) is None
     assert build_kernels(system, ProductAnsatz(factors), sampler) is not None
     monkeypatch.setenv("NQSFLOW_KERNELS", "0")
     assert build_kernels(system, ProductAnsatz(factors), sampler) is None
@@ -184,7 +194,8 @@ RESTART_SPECS = {
     "electrons-langevin-single": (
         {"particles": 6, "dim": 2, "omega": 0.7, "interaction": "coulomb"},
         [{"kind": "slater", "alpha": 1.1, "envelope": False}, {"kind": "gaussian", "alpha": 0.9},
-         {"kind": "rbm", "hidden": 3, "init_std": 0.1}, {"kind": "pade_jastrow"}],
+         {"kind": "rbm", "hidden": 3, "init_std": 0.1}, {"kind": "pade_jastrow"},
+         {"kind": "neural_jastrow", **DEEP}],
         {"kind": "langevin", "moves": "single", "step": 0.3, "drift_limit": 1.0},
     ),
 }

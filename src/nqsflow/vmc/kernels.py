@@ -4,7 +4,7 @@ and d ln psi / d p for the optimisation.
 The numpy factors are the reference; this module computes the same numbers one
 walker at a time in compiled scalar loops, with no temporaries, for the factor
 kinds that have a kernel (Gaussian, RBM, Pade-Jastrow, hard-sphere Jastrow,
-Slater determinant).
+Slater determinant, neural Jastrow).
 
 A product of factors is composed by code generation (:mod:`nqsflow.vmc.fused`):
 a small module calls the factor kernels below in a straight line (``evaluate``,
@@ -38,7 +38,7 @@ import math
 import numba as nb
 import numpy as np
 
-GAUSSIAN, RBM, PADE, HARD_SPHERE, SLATER = 0, 1, 2, 3, 4
+GAUSSIAN, RBM, PADE, HARD_SPHERE, SLATER, NEURAL = 0, 1, 2, 3, 4, 5
 
 # error_model="numpy": a division by zero gives inf or NaN (a rejected move), as in numpy
 FAST = {"contract", "reassoc", "arcp", "nsz"}  # no "nnan"/"ninf": -inf marks a hard core
@@ -504,6 +504,533 @@ def slater_accept(c, k, cache, w, cb, work, n, d):
     for j in range(m):
         for col in range(m):
             cache[w, base + j * m + col] -= work[m + j] * work[col]
+
+
+# --- the neural Jastrow (vmc/neural_jastrow.py): ln J = rho(S), S = [mean_i phi(t_i),
+# per spin channel (1/P_c) sum of psi(t_p) over its pairs], t = squared length / L^2.
+# consts: 1/L^2, K, channels C, the layers of phi and psi (Ls) and of rho (Lr), the
+# widths of phi and psi (Ls), of rho (Lr + 1, from F = K (1 + C) to 1), each pair's
+# channel and weight 1/P_c (geometry order), rho's first weights transposed (m1 x F:
+# its products run along contiguous rows), then the parameters of phi, psi and rho
+# as vmc/networks.py lays them out (per layer: weights row-major, then biases; the
+# first layer of phi and psi has one row per channel).  The networks' widths are
+# read at run time: a module serves every width.
+
+
+@inline
+def _tanh(z):
+    # through exp: libm's tanh costs 3-4x as much; |error| < 1e-16 (h and 1 - h^2 are
+    # used, never h / z)
+    e = math.exp(-2.0 * abs(z))
+    h = (1.0 - e) / (1.0 + e)
+    return h if z >= 0.0 else -h
+
+
+@inline
+def _neural_header(c, n):
+    # (K, C, Ls, Lr, widths of phi/psi, of rho, pair channels, pair weights, rho's
+    # first weights transposed, and the offsets of the phi, psi and rho parameters)
+    k, channels, ls, lr = int(c[1]), int(c[2]), int(c[3]), int(c[4])
+    ws, wr = 5, 5 + ls
+    pc = wr + lr + 1
+    pw = pc + n * (n - 1) // 2
+    wt = pw + n * (n - 1) // 2
+    phi = wt + int(c[wr]) * int(c[wr + 1])
+    size, prev = 0, 0
+    for layer in range(ls):
+        m = int(c[ws + layer])
+        size += 2 * m if layer == 0 else prev * m + m
+        prev = m
+    psi = phi + size
+    rho = psi + size + (channels - 1) * 2 * int(c[ws])
+    return k, channels, ls, lr, ws, wr, pc, pw, wt, phi, psi, rho
+
+
+@inline
+def _neural_work(c, n, d):
+    """Offsets in work: the scalar nets' forward buffers (6 wm), their layers' (h, h')
+    (keep), backprop deltas (2 wm), S, the Laplacian of S, g = d rho / d S (F each),
+    rho's hidden (h, h'), its layers' deltas, the curvature's buffers (2 N d wrm +
+    2 wrm) and dS/dx (N d F); wm, wrm: the widest layer of phi/psi and of rho
+    (fused._kind sizes it)."""
+    ls, lr = int(c[3]), int(c[4])
+    wm, total_s = 1, 0
+    for layer in range(ls):
+        wm = max(wm, int(c[5 + layer]))
+        total_s += int(c[5 + layer])
+    wrm, total_r = 1, 0
+    for layer in range(lr + 1):
+        wrm = max(wrm, int(c[5 + ls + layer]))
+        if layer:
+            total_r += int(c[5 + ls + layer])
+    f = int(c[5 + ls])
+    keep = 6 * wm
+    dl = keep + 2 * total_s
+    so = dl + 2 * wm
+    lo = so + f
+    go = lo + f
+    racts = go + f
+    dr = racts + 2 * total_r
+    cv = dr + total_r
+    uo = cv + 2 * (n * d + 1) * wrm
+    return keep, dl, so, lo, go, racts, dr, cv, uo, wm, wrm
+
+
+@inline
+def _neural_cache(c, n, cb):
+    # offsets in a walker's cache: phi, phi' (N K), psi, psi' (P K), S, ln J, g, then
+    # the proposal's phi, phi' (K), psi, psi' of k's pairs ((N - 1) K), S, ln J, g
+    # (fused._kind sizes it)
+    k, f = int(c[1]), int(c[1]) * (1 + int(c[2]))
+    p = n * (n - 1) // 2
+    phi = cb
+    dphi = phi + n * k
+    psi = dphi + n * k
+    dpsi = psi + p * k
+    s = dpsi + p * k
+    pphi = s + 2 * f + 1
+    pdphi = pphi + k
+    ppsi = pdphi + k
+    pdpsi = ppsi + (n - 1) * k
+    ps = pdpsi + (n - 1) * k
+    return phi, dphi, psi, dpsi, s, pphi, pdphi, ppsi, pdpsi, ps
+
+
+@inline
+def _pair_index(i, j, n):
+    lo, hi = min(i, j), max(i, j)
+    return lo * n - lo * (lo + 1) // 2 + hi - lo - 1
+
+
+@jit
+def _scalar_net(c, ws, ls, params, channels, row, t, order, work, wm, keep):
+    """phi or psi (first-layer row ``row``) of one input t: its K features, and to
+    ``order`` their first and second t-derivatives, in work at the offset returned
+    (values, then + wm, + 2 wm); keep >= 0: each layer's (h, 1 - h^2) from work[keep]."""
+    m0 = int(c[ws])
+    w0, b0 = params + row * m0, params + (channels + row) * m0
+    cur = 0
+    for j in range(m0):
+        wj = c[w0 + j]
+        h = _tanh(t * wj + c[b0 + j])
+        s = 1.0 - h * h
+        work[j] = h
+        if order >= 1:
+            work[wm + j] = s * wj
+            if order >= 2:
+                work[2 * wm + j] = -2.0 * h * s * wj * wj
+        if keep >= 0:
+            work[keep + j] = h
+            work[keep + m0 + j] = s
+    at, prev, kept = params + 2 * channels * m0, m0, keep + 2 * m0
+    for layer in range(1, ls):
+        m = int(c[ws + layer])
+        nxt = 3 * wm - cur
+        for j in range(m):
+            z, dz, d2z = c[at + prev * m + j], 0.0, 0.0
+            for i in range(prev):
+                wij = c[at + i * m + j]
+                z += work[cur + i] * wij
+                if order >= 1:
+                    dz += work[cur + wm + i] * wij
+                    if order >= 2:
+                        d2z += work[cur + 2 * wm + i] * wij
+            h = _tanh(z)
+            s = 1.0 - h * h
+            work[nxt + j] = h
+            if order >= 1:
+                work[nxt + wm + j] = s * dz
+                if order >= 2:
+                    work[nxt + 2 * wm + j] = s * (d2z - 2.0 * h * dz * dz)
+            if keep >= 0:
+                work[kept + j] = h
+                work[kept + m + j] = s
+        at += prev * m + m
+        kept += 2 * m
+        prev = m
+        cur = nxt
+    return cur
+
+
+@jit
+def _scalar_backprop(c, ws, ls, params, channels, row, t, work, keep, dl, wm, cot, scale,
+                     out, ot, ow, obase):
+    """Add scale cot . d features / d params (cot: work[cot : cot + K]) of one input t
+    into out[ot, ow, obase + ...], from the layers :func:`_scalar_net` kept."""
+    at, kept = params + 2 * channels * int(c[ws]), keep
+    for layer in range(1, ls):  # the last layer's parameters and activations
+        at += int(c[ws + layer - 1]) * int(c[ws + layer]) + int(c[ws + layer])
+        kept += 2 * int(c[ws + layer - 1])
+    m = int(c[ws + ls - 1])
+    cur = dl
+    for j in range(m):
+        work[cur + j] = scale * work[cot + j] * work[kept + m + j]
+    for layer in range(ls - 1, 0, -1):
+        prev = int(c[ws + layer - 1])
+        at -= prev * m + m
+        kept -= 2 * prev
+        nxt = 2 * dl + wm - cur
+        o = obase + at - params
+        for i in range(prev):
+            hi, v = work[kept + i], 0.0
+            for j in range(m):
+                out[ot, ow, o + i * m + j] += hi * work[cur + j]
+                v += c[at + i * m + j] * work[cur + j]
+            work[nxt + i] = v * work[kept + prev + i]
+        for j in range(m):
+            out[ot, ow, o + prev * m + j] += work[cur + j]
+        cur, m = nxt, prev
+    for j in range(m):
+        out[ot, ow, obase + row * m + j] += t * work[cur + j]
+        out[ot, ow, obase + (channels + row) * m + j] += work[cur + j]
+
+
+@inline
+def _rho_layer(c, wr, params, layer):
+    # the offset of rho's layer ``layer`` and of its hidden activations' (h, h') block
+    at, acts = params, 0
+    for q in range(layer):
+        m = int(c[wr + q + 1])
+        at += int(c[wr + q]) * m + m
+        acts += 2 * m if q < layer - 1 else 0
+    return at, acts
+
+
+@jit
+def _rho(c, wr, lr, params, wt, work, so, racts, dr, go):
+    """rho(S) of S at work[so]; its hidden (h, h') from work[racts], each layer's
+    output delta (d rho / d output) from work[dr], and g = d rho / d S at work[go]."""
+    inputs, width, at, kept = so, int(c[wr]), params, racts
+    value = 0.0
+    for layer in range(lr):
+        m = int(c[wr + layer + 1])
+        for j in range(m):
+            z = c[at + width * m + j]
+            if layer == 0:  # W0^T's row j (views: see _rho_curvature)
+                row = wt + j * width
+                s, weights = work[inputs : inputs + width], c[row : row + width]
+                for i in range(width):
+                    z += s[i] * weights[i]
+            else:
+                for i in range(width):
+                    z += work[inputs + i] * c[at + i * m + j]
+            if layer == lr - 1:
+                value = z
+            else:
+                h = _tanh(z)
+                work[kept + j] = h
+                work[kept + m + j] = 1.0 - h * h
+        if layer < lr - 1:
+            inputs, kept = kept, kept + 2 * m
+        at += width * m + m
+        width = m
+    # backward: the output's delta is 1; deltas of layer l's outputs at dr + sum_{q<l} w_q+1
+    delta = dr
+    for layer in range(lr - 1):
+        delta += int(c[wr + layer + 1])
+    work[delta] = 1.0
+    for layer in range(lr - 1, -1, -1):
+        width, m = int(c[wr + layer]), int(c[wr + layer + 1])
+        at, acts = _rho_layer(c, wr, params, layer)
+        below = go if layer == 0 else delta - width
+        deltas = work[delta : delta + m]  # views: see _rho_curvature
+        for i in range(width):
+            v, weights = 0.0, c[at + i * m : at + i * m + m]
+            for j in range(m):
+                v += weights[j] * deltas[j]
+            work[below + i] = v if layer == 0 else v * work[racts + acts + width + i]
+        delta = below
+    return value
+
+
+@jit
+def _rho_curvature(c, wr, lr, params, wt, work, uo, directions, racts, cv, wrm):
+    """sum_D u_D^T (d^2 rho / dS^2) u_D over the directions u_D = work[uo + D F ...]:
+    forward mode along every direction, layer by layer."""
+    if lr == 1:  # rho is linear
+        return 0.0
+    f, m1 = int(c[wr]), int(c[wr + 1])
+    t, tt = cv, cv + directions * wrm  # (directions, wrm) each: d z and d^2 z
+    a, b = tt + directions * wrm, tt + directions * wrm + wrm
+    # views: indexing at offsets inside one array kept this product scalar (5x slower)
+    us, weights = work[uo : uo + directions * f], c[wt : wt + m1 * f]
+    for direction in range(directions):
+        row = t + direction * wrm
+        for j in range(m1):
+            v = 0.0
+            for i in range(f):
+                v += us[direction * f + i] * weights[j * f + i]
+            work[row + j] = v
+    width = m1
+    for layer in range(1, lr):
+        at, acts = _rho_layer(c, wr, params, layer)
+        h, s = racts + acts, racts + acts + width
+        m = int(c[wr + layer + 1])
+        for direction in range(directions):
+            row, row2 = t + direction * wrm, tt + direction * wrm
+            for i in range(width):
+                ti, si = work[row + i], work[s + i]
+                second = -2.0 * work[h + i] * si * ti * ti
+                work[a + i] = second if layer == 1 else second + si * work[row2 + i]
+                work[b + i] = si * ti
+            for j in range(m):
+                va, vb = 0.0, 0.0
+                for i in range(width):
+                    va += work[a + i] * c[at + i * m + j]
+                    vb += work[b + i] * c[at + i * m + j]
+                work[row2 + j] = va
+                work[row + j] = vb
+        width = m
+    total = 0.0
+    for direction in range(directions):
+        total += work[tt + direction * wrm]
+    return total
+
+
+@jit
+def _neural_pool(c, x, work, n, d, order, keep_u):
+    """S into work[so] (and with order 2 its Laplacian into work[lo]; with keep_u,
+    dS/dx into work[uo], (N d, F))."""
+    k, channels, ls, lr, ws, wr, pc, pw, wt, phi, psi, rho = _neural_header(c, n)
+    keep, dl, so, lo, go, racts, dr, cv, uo, wm, wrm = _neural_work(c, n, d)
+    f = k * (1 + channels)
+    inv, cc = c[0], 2.0 * c[0]
+    for q in range(f):
+        work[so + q] = 0.0
+        work[lo + q] = 0.0
+    if keep_u:
+        for q in range(n * d * f):
+            work[uo + q] = 0.0
+    for i in range(n):
+        t = 0.0
+        for a in range(d):
+            t += x[i, a] * x[i, a]
+        t *= inv
+        at = _scalar_net(c, ws, ls, phi, 1, 0, t, order, work, wm, -1)
+        for q in range(k):
+            work[so + q] += work[at + q] / n
+            if order >= 2:
+                work[lo + q] += cc * (2.0 * t * work[at + 2 * wm + q] + d * work[at + wm + q]) / n
+            if keep_u:
+                for a in range(d):
+                    work[uo + (i * d + a) * f + q] += (cc / n) * work[at + wm + q] * x[i, a]
+    pair = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            t = 0.0
+            for a in range(d):
+                t += _sq(x[i, a] - x[j, a])
+            t *= inv
+            row, weight = int(c[pc + pair]), c[pw + pair]
+            at = _scalar_net(c, ws, ls, psi, channels, row, t, order, work, wm, -1)
+            col = k * (1 + row)
+            for q in range(k):
+                work[so + col + q] += weight * work[at + q]
+                if order >= 2:
+                    second = 2.0 * t * work[at + 2 * wm + q] + d * work[at + wm + q]
+                    work[lo + col + q] += 2.0 * cc * weight * second
+                if keep_u:
+                    slope = cc * weight * work[at + wm + q]
+                    for a in range(d):
+                        v = slope * (x[i, a] - x[j, a])
+                        work[uo + (i * d + a) * f + col + q] += v
+                        work[uo + (j * d + a) * f + col + q] -= v
+            pair += 1
+
+
+@jit
+def neural(c, x, grad, work, n, d):
+    """ln J, its Laplacian g . lap S + sum_D u_D^T H u_D, its gradient added into grad."""
+    k, channels, ls, lr, ws, wr, pc, pw, wt, phi, psi, rho = _neural_header(c, n)
+    keep, dl, so, lo, go, racts, dr, cv, uo, wm, wrm = _neural_work(c, n, d)
+    f = k * (1 + channels)
+    _neural_pool(c, x, work, n, d, 2, True)
+    log = _rho(c, wr, lr, rho, wt, work, so, racts, dr, go)
+    lap = 0.0
+    for q in range(f):
+        lap += work[go + q] * work[lo + q]
+    g = work[go : go + f]  # views: see _rho_curvature
+    for i in range(n):
+        for a in range(d):
+            v, u = 0.0, work[uo + (i * d + a) * f : uo + (i * d + a + 1) * f]
+            for q in range(f):
+                v += u[q] * g[q]
+            grad[i, a] += v
+    return log, lap + _rho_curvature(c, wr, lr, rho, wt, work, uo, n * d, racts, cv, wrm)
+
+
+@jit
+def neural_params(c, x, out, t, w, base, work, n, d):
+    """d ln J / d p: rho's by backprop from its output, phi's and psi's from g = d rho / dS."""
+    k, channels, ls, lr, ws, wr, pc, pw, wt, phi, psi, rho = _neural_header(c, n)
+    keep, dl, so, lo, go, racts, dr, cv, uo, wm, wrm = _neural_work(c, n, d)
+    _neural_pool(c, x, work, n, d, 0, False)
+    _rho(c, wr, lr, rho, wt, work, so, racts, dr, go)
+    delta = dr
+    for layer in range(lr):  # rho: d out / d W_l[i, j] = input_i delta_j
+        width, m = int(c[wr + layer]), int(c[wr + layer + 1])
+        at, acts = _rho_layer(c, wr, rho, layer)
+        inputs = so if layer == 0 else racts + acts
+        o = base + at - phi
+        for i in range(width):
+            for j in range(m):
+                out[t, w, o + i * m + j] = work[inputs + i] * work[delta + j]
+        for j in range(m):
+            out[t, w, o + width * m + j] = work[delta + j]
+        delta += m
+    for q in range(rho - phi):
+        out[t, w, base + q] = 0.0
+    for i in range(n):
+        tv = 0.0
+        for a in range(d):
+            tv += x[i, a] * x[i, a]
+        tv *= c[0]
+        _scalar_net(c, ws, ls, phi, 1, 0, tv, 0, work, wm, keep)
+        _scalar_backprop(c, ws, ls, phi, 1, 0, tv, work, keep, dl, wm, go, 1.0 / n,
+                         out, t, w, base)
+    pair = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            tv = 0.0
+            for a in range(d):
+                tv += _sq(x[i, a] - x[j, a])
+            tv *= c[0]
+            row = int(c[pc + pair])
+            _scalar_net(c, ws, ls, psi, channels, row, tv, 0, work, wm, keep)
+            _scalar_backprop(c, ws, ls, psi, channels, row, tv, work, keep, dl, wm,
+                             go + k * (1 + row), c[pw + pair], out, t, w, base + psi - phi)
+            pair += 1
+
+
+# single-particle moves: per walker, phi and phi' of every particle, psi and psi' of
+# every pair, S, ln J and g in the cache (:func:`_neural_cache`); moving particle k
+# evaluates phi once and psi on its N - 1 pairs, and S changes by their differences
+
+
+@jit
+def neural_cache(c, x, cache, w, cb, work, n, d):
+    """Walker w's phi, psi, their slopes, S, ln J and g at x into its cache."""
+    k, channels, ls, lr, ws, wr, pc, pw, wt, phi, psi, rho = _neural_header(c, n)
+    keep, dl, so, lo, go, racts, dr, cv, uo, wm, wrm = _neural_work(c, n, d)
+    cphi, cdphi, cpsi, cdpsi, cs, _, _, _, _, _ = _neural_cache(c, n, cb)
+    f = k * (1 + channels)
+    for q in range(f):
+        work[so + q] = 0.0
+    for i in range(n):
+        t = 0.0
+        for a in range(d):
+            t += x[i, a] * x[i, a]
+        at = _scalar_net(c, ws, ls, phi, 1, 0, t * c[0], 1, work, wm, -1)
+        for q in range(k):
+            cache[w, cphi + i * k + q] = work[at + q]
+            cache[w, cdphi + i * k + q] = work[at + wm + q]
+            work[so + q] += work[at + q] / n
+    pair = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            t = 0.0
+            for a in range(d):
+                t += _sq(x[i, a] - x[j, a])
+            row, weight = int(c[pc + pair]), c[pw + pair]
+            at = _scalar_net(c, ws, ls, psi, channels, row, t * c[0], 1, work, wm, -1)
+            for q in range(k):
+                cache[w, cpsi + pair * k + q] = work[at + q]
+                cache[w, cdpsi + pair * k + q] = work[at + wm + q]
+                work[so + k * (1 + row) + q] += weight * work[at + q]
+            pair += 1
+    cache[w, cs + f] = _rho(c, wr, lr, rho, wt, work, so, racts, dr, go)
+    for q in range(f):
+        cache[w, cs + q] = work[so + q]
+        cache[w, cs + f + 1 + q] = work[go + q]
+
+
+@jit
+def neural_move(c, x, k, gk, work, cache, w, cb, n, d, before):
+    """ln J with particle k at x[k] and k's gradient into gk: ``before`` its move, from
+    the cache; else proposed, S updated by k's differences, the proposal's rows kept
+    for :func:`neural_accept`."""
+    kf, channels, ls, lr, ws, wr, pc, pw, wt, phi, psi, rho = _neural_header(c, n)
+    keep, dl, so, lo, go, racts, dr, cv, uo, wm, wrm = _neural_work(c, n, d)
+    cphi, cdphi, cpsi, cdpsi, cs, pphi, pdphi, ppsi, pdpsi, ps = _neural_cache(c, n, cb)
+    f = kf * (1 + channels)
+    cc = 2.0 * c[0]
+    if before:
+        slopes, pair_slopes, g, log = cdphi + k * kf, -1, cs + f + 1, cache[w, cs + f]
+    else:
+        t = 0.0
+        for a in range(d):
+            t += x[k, a] * x[k, a]
+        at = _scalar_net(c, ws, ls, phi, 1, 0, t * c[0], 1, work, wm, -1)
+        for q in range(f):
+            work[so + q] = cache[w, cs + q]
+        for q in range(kf):
+            cache[w, pphi + q] = work[at + q]
+            cache[w, pdphi + q] = work[at + wm + q]
+            work[so + q] += (work[at + q] - cache[w, cphi + k * kf + q]) / n
+        other = 0
+        for j in range(n):
+            if j == k:
+                continue
+            pair = _pair_index(k, j, n)
+            t = 0.0
+            for a in range(d):
+                t += _sq(x[k, a] - x[j, a])
+            row, weight = int(c[pc + pair]), c[pw + pair]
+            at = _scalar_net(c, ws, ls, psi, channels, row, t * c[0], 1, work, wm, -1)
+            col = kf * (1 + row)
+            for q in range(kf):
+                cache[w, ppsi + other * kf + q] = work[at + q]
+                cache[w, pdpsi + other * kf + q] = work[at + wm + q]
+                work[so + col + q] += weight * (work[at + q] - cache[w, cpsi + pair * kf + q])
+            other += 1
+        log = _rho(c, wr, lr, rho, wt, work, so, racts, dr, go)
+        cache[w, ps + f] = log
+        for q in range(f):
+            cache[w, ps + q] = work[so + q]
+            cache[w, ps + f + 1 + q] = work[go + q]
+        slopes, pair_slopes, g = pdphi, pdpsi, ps + f + 1
+    one = 0.0
+    for q in range(kf):
+        one += cache[w, g + q] * cache[w, slopes + q]
+    one *= cc / n
+    for a in range(d):
+        gk[a] += one * x[k, a]
+    other = 0
+    for j in range(n):
+        if j == k:
+            continue
+        pair = _pair_index(k, j, n)
+        row = int(c[pc + pair])
+        rows = cdpsi + pair * kf if pair_slopes < 0 else pair_slopes + other * kf
+        two = 0.0
+        for q in range(kf):
+            two += cache[w, rows + q] * cache[w, g + kf * (1 + row) + q]
+        two *= cc * c[pw + pair]
+        for a in range(d):
+            gk[a] += two * (x[k, a] - x[j, a])
+        other += 1
+    return log
+
+
+@jit
+def neural_accept(c, k, cache, w, cb, n):
+    """The proposal's rows into walker w's cache after particle k's accepted move."""
+    kf, f = int(c[1]), int(c[1]) * (1 + int(c[2]))
+    cphi, cdphi, cpsi, cdpsi, cs, pphi, pdphi, ppsi, pdpsi, ps = _neural_cache(c, n, cb)
+    for q in range(kf):
+        cache[w, cphi + k * kf + q] = cache[w, pphi + q]
+        cache[w, cdphi + k * kf + q] = cache[w, pdphi + q]
+    other = 0
+    for j in range(n):
+        if j == k:
+            continue
+        pair = _pair_index(k, j, n)
+        for q in range(kf):
+            cache[w, cpsi + pair * kf + q] = cache[w, ppsi + other * kf + q]
+            cache[w, cdpsi + pair * kf + q] = cache[w, pdpsi + other * kf + q]
+        other += 1
+    for q in range(2 * f + 1):
+        cache[w, cs + q] = cache[w, ps + q]
 
 
 # --- the Hamiltonian and the moves
