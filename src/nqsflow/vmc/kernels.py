@@ -597,6 +597,24 @@ def _neural_cache(c, n, cb):
 
 
 @inline
+def _t_one(c, x, i, d):
+    # t_i = |x_i|^2 / L^2
+    t = 0.0
+    for a in range(d):
+        t += x[i, a] * x[i, a]
+    return t * c[0]
+
+
+@inline
+def _t_pair(c, x, i, j, d):
+    # t_ij = r_ij^2 / L^2
+    t = 0.0
+    for a in range(d):
+        t += _sq(x[i, a] - x[j, a])
+    return t * c[0]
+
+
+@inline
 def _pair_index(i, j, n):
     lo, hi = min(i, j), max(i, j)
     return lo * n - lo * (lo + 1) // 2 + hi - lo - 1
@@ -794,7 +812,7 @@ def _neural_pool(c, x, work, n, d, order, keep_u):
     k, channels, ls, lr, ws, wr, pc, pw, wt, phi, psi, rho = _neural_header(c, n)
     keep, dl, so, lo, go, racts, dr, cv, uo, wm, wrm = _neural_work(c, n, d)
     f = k * (1 + channels)
-    inv, cc = c[0], 2.0 * c[0]
+    cc = 2.0 * c[0]
     for q in range(f):
         work[so + q] = 0.0
         work[lo + q] = 0.0
@@ -802,10 +820,7 @@ def _neural_pool(c, x, work, n, d, order, keep_u):
         for q in range(n * d * f):
             work[uo + q] = 0.0
     for i in range(n):
-        t = 0.0
-        for a in range(d):
-            t += x[i, a] * x[i, a]
-        t *= inv
+        t = _t_one(c, x, i, d)
         at = _scalar_net(c, ws, ls, phi, 1, 0, t, order, work, wm, -1)
         for q in range(k):
             work[so + q] += work[at + q] / n
@@ -817,10 +832,7 @@ def _neural_pool(c, x, work, n, d, order, keep_u):
     pair = 0
     for i in range(n):
         for j in range(i + 1, n):
-            t = 0.0
-            for a in range(d):
-                t += _sq(x[i, a] - x[j, a])
-            t *= inv
+            t = _t_pair(c, x, i, j, d)
             row, weight = int(c[pc + pair]), c[pw + pair]
             at = _scalar_net(c, ws, ls, psi, channels, row, t, order, work, wm, -1)
             col = k * (1 + row)
@@ -881,20 +893,14 @@ def neural_params(c, x, out, t, w, base, work, n, d):
     for q in range(rho - phi):
         out[t, w, base + q] = 0.0
     for i in range(n):
-        tv = 0.0
-        for a in range(d):
-            tv += x[i, a] * x[i, a]
-        tv *= c[0]
+        tv = _t_one(c, x, i, d)
         _scalar_net(c, ws, ls, phi, 1, 0, tv, 0, work, wm, keep)
         _scalar_backprop(c, ws, ls, phi, 1, 0, tv, work, keep, dl, wm, go, 1.0 / n,
                          out, t, w, base)
     pair = 0
     for i in range(n):
         for j in range(i + 1, n):
-            tv = 0.0
-            for a in range(d):
-                tv += _sq(x[i, a] - x[j, a])
-            tv *= c[0]
+            tv = _t_pair(c, x, i, j, d)
             row = int(c[pc + pair])
             _scalar_net(c, ws, ls, psi, channels, row, tv, 0, work, wm, keep)
             _scalar_backprop(c, ws, ls, psi, channels, row, tv, work, keep, dl, wm,
@@ -917,10 +923,7 @@ def neural_cache(c, x, cache, w, cb, work, n, d):
     for q in range(f):
         work[so + q] = 0.0
     for i in range(n):
-        t = 0.0
-        for a in range(d):
-            t += x[i, a] * x[i, a]
-        at = _scalar_net(c, ws, ls, phi, 1, 0, t * c[0], 1, work, wm, -1)
+        at = _scalar_net(c, ws, ls, phi, 1, 0, _t_one(c, x, i, d), 1, work, wm, -1)
         for q in range(k):
             cache[w, cphi + i * k + q] = work[at + q]
             cache[w, cdphi + i * k + q] = work[at + wm + q]
@@ -928,11 +931,9 @@ def neural_cache(c, x, cache, w, cb, work, n, d):
     pair = 0
     for i in range(n):
         for j in range(i + 1, n):
-            t = 0.0
-            for a in range(d):
-                t += _sq(x[i, a] - x[j, a])
             row, weight = int(c[pc + pair]), c[pw + pair]
-            at = _scalar_net(c, ws, ls, psi, channels, row, t * c[0], 1, work, wm, -1)
+            at = _scalar_net(c, ws, ls, psi, channels, row, _t_pair(c, x, i, j, d), 1, work, wm,
+                             -1)
             for q in range(k):
                 cache[w, cpsi + pair * k + q] = work[at + q]
                 cache[w, cdpsi + pair * k + q] = work[at + wm + q]
@@ -957,10 +958,7 @@ def neural_move(c, x, k, gk, work, cache, w, cb, n, d, before):
     if before:
         slopes, pair_slopes, g, log = cdphi + k * kf, -1, cs + f + 1, cache[w, cs + f]
     else:
-        t = 0.0
-        for a in range(d):
-            t += x[k, a] * x[k, a]
-        at = _scalar_net(c, ws, ls, phi, 1, 0, t * c[0], 1, work, wm, -1)
+        at = _scalar_net(c, ws, ls, phi, 1, 0, _t_one(c, x, k, d), 1, work, wm, -1)
         for q in range(f):
             work[so + q] = cache[w, cs + q]
         for q in range(kf):
@@ -972,11 +970,9 @@ def neural_move(c, x, k, gk, work, cache, w, cb, n, d, before):
             if j == k:
                 continue
             pair = _pair_index(k, j, n)
-            t = 0.0
-            for a in range(d):
-                t += _sq(x[k, a] - x[j, a])
             row, weight = int(c[pc + pair]), c[pw + pair]
-            at = _scalar_net(c, ws, ls, psi, channels, row, t * c[0], 1, work, wm, -1)
+            at = _scalar_net(c, ws, ls, psi, channels, row, _t_pair(c, x, k, j, d), 1, work, wm,
+                             -1)
             col = kf * (1 + row)
             for q in range(kf):
                 cache[w, ppsi + other * kf + q] = work[at + q]
