@@ -6,8 +6,9 @@ where every part has a kernel in :mod:`nqsflow.vmc.kernels`, returns a
 energy, parameter derivatives and walker refresh; otherwise None, and the numpy
 path (the reference, and the only path of the backflow determinant) runs.
 The kernels draw the same random numbers as the numpy samplers, in the same
-order, so both paths run the same chains up to round-off (tests/test_kernels.py); the kernel path is
-deterministic, so restarts stay bit for bit.
+order, so both paths run the same chains up to round-off
+(tests/test_kernels.py); the kernel path is deterministic, so restarts stay bit
+for bit.
 
 ``NQSFLOW_KERNELS=0`` in the environment turns the kernels off.  numba is
 imported only here, on first use, so ``import nqsflow.vmc`` stays light; the
