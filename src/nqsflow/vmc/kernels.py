@@ -509,10 +509,12 @@ def slater_accept(c, k, cache, w, cb, work, n, d):
 # --- the neural Jastrow (vmc/neural_jastrow.py): ln J = rho(S), S = [mean_i phi(t_i),
 # per spin channel (1/P_c) sum of psi(t_p) over its pairs], t = squared length / L^2.
 # consts: 1/L^2, K, channels C, the layers of phi and psi (Ls) and of rho (Lr), the
-# widths of phi and psi (Ls), of rho (Lr + 1, from F = K (1 + C) to 1), each pair's
-# channel and weight 1/P_c (geometry order), rho's first weights transposed (m1 x F:
-# its products run along contiguous rows), then the parameters of phi, psi and rho
-# as vmc/networks.py lays them out (per layer: weights row-major, then biases; the
+# offsets of every block (in consts, in work, in a walker's cache: computed once by
+# fused._neural_layout, the one place of this layout), the widths of phi and psi
+# (Ls), of rho (Lr + 1, from F = K (1 + C) to 1), each pair's channel and weight
+# 1/P_c (geometry order), rho's first weights transposed (m1 x F: its products run
+# along contiguous rows), then the parameters of phi, psi and rho as
+# vmc/networks.py lays them out (per layer: weights row-major, then biases; the
 # first layer of phi and psi has one row per channel).  The networks' widths are
 # read at run time: a module serves every width.
 
@@ -527,73 +529,31 @@ def _tanh(z):
 
 
 @inline
-def _neural_header(c, n):
-    # (K, C, Ls, Lr, widths of phi/psi, of rho, pair channels, pair weights, rho's
-    # first weights transposed, and the offsets of the phi, psi and rho parameters)
-    k, channels, ls, lr = int(c[1]), int(c[2]), int(c[3]), int(c[4])
-    ws, wr = 5, 5 + ls
-    pc = wr + lr + 1
-    pw = pc + n * (n - 1) // 2
-    wt = pw + n * (n - 1) // 2
-    phi = wt + int(c[wr]) * int(c[wr + 1])
-    size, prev = 0, 0
-    for layer in range(ls):
-        m = int(c[ws + layer])
-        size += 2 * m if layer == 0 else prev * m + m
-        prev = m
-    psi = phi + size
-    rho = psi + size + (channels - 1) * 2 * int(c[ws])
-    return k, channels, ls, lr, ws, wr, pc, pw, wt, phi, psi, rho
+def _neural_header(c):
+    # K, C, Ls, Lr, and the offsets in consts of the widths of phi/psi, of rho, the
+    # pair channels, the pair weights, rho's first weights transposed and the
+    # parameters of phi, psi and rho
+    return (int(c[1]), int(c[2]), int(c[3]), int(c[4]), int(c[5]), int(c[6]), int(c[7]),
+            int(c[8]), int(c[9]), int(c[10]), int(c[11]), int(c[12]))
 
 
 @inline
-def _neural_work(c, n, d):
+def _neural_work(c):
     """Offsets in work: the scalar nets' forward buffers (6 wm), their layers' (h, h')
     (keep), backprop deltas (2 wm), S, the Laplacian of S, g = d rho / d S (F each),
     rho's hidden (h, h'), its layers' deltas, the curvature's buffers (2 N d wrm +
-    2 wrm) and dS/dx (N d F); wm, wrm: the widest layer of phi/psi and of rho
-    (fused._kind sizes it)."""
-    ls, lr = int(c[3]), int(c[4])
-    wm, total_s = 1, 0
-    for layer in range(ls):
-        wm = max(wm, int(c[5 + layer]))
-        total_s += int(c[5 + layer])
-    wrm, total_r = 1, 0
-    for layer in range(lr + 1):
-        wrm = max(wrm, int(c[5 + ls + layer]))
-        if layer:
-            total_r += int(c[5 + ls + layer])
-    f = int(c[5 + ls])
-    keep = 6 * wm
-    dl = keep + 2 * total_s
-    so = dl + 2 * wm
-    lo = so + f
-    go = lo + f
-    racts = go + f
-    dr = racts + 2 * total_r
-    cv = dr + total_r
-    uo = cv + 2 * (n * d + 1) * wrm
-    return keep, dl, so, lo, go, racts, dr, cv, uo, wm, wrm
+    2 wrm) and dS/dx (N d F); wm, wrm: the widest layer of phi/psi and of rho."""
+    return (int(c[13]), int(c[14]), int(c[15]), int(c[16]), int(c[17]), int(c[18]),
+            int(c[19]), int(c[20]), int(c[21]), int(c[22]), int(c[23]))
 
 
 @inline
-def _neural_cache(c, n, cb):
+def _neural_cache(c, cb):
     # offsets in a walker's cache: phi, phi' (N K), psi, psi' (P K), S, ln J, g, then
     # the proposal's phi, phi' (K), psi, psi' of k's pairs ((N - 1) K), S, ln J, g
-    # (fused._kind sizes it)
-    k, f = int(c[1]), int(c[1]) * (1 + int(c[2]))
-    p = n * (n - 1) // 2
-    phi = cb
-    dphi = phi + n * k
-    psi = dphi + n * k
-    dpsi = psi + p * k
-    s = dpsi + p * k
-    pphi = s + 2 * f + 1
-    pdphi = pphi + k
-    ppsi = pdphi + k
-    pdpsi = ppsi + (n - 1) * k
-    ps = pdpsi + (n - 1) * k
-    return phi, dphi, psi, dpsi, s, pphi, pdphi, ppsi, pdpsi, ps
+    return (cb, cb + int(c[24]), cb + int(c[25]), cb + int(c[26]), cb + int(c[27]),
+            cb + int(c[28]), cb + int(c[29]), cb + int(c[30]), cb + int(c[31]),
+            cb + int(c[32]))
 
 
 @inline
@@ -809,8 +769,8 @@ def _rho_curvature(c, wr, lr, params, wt, work, uo, directions, racts, cv, wrm):
 def _neural_pool(c, x, work, n, d, order, keep_u):
     """S into work[so] (and with order 2 its Laplacian into work[lo]; with keep_u,
     dS/dx into work[uo], (N d, F))."""
-    k, channels, ls, lr, ws, wr, pc, pw, wt, phi, psi, rho = _neural_header(c, n)
-    keep, dl, so, lo, go, racts, dr, cv, uo, wm, wrm = _neural_work(c, n, d)
+    k, channels, ls, lr, ws, wr, pc, pw, wt, phi, psi, rho = _neural_header(c)
+    keep, dl, so, lo, go, racts, dr, cv, uo, wm, wrm = _neural_work(c)
     f = k * (1 + channels)
     cc = 2.0 * c[0]
     for q in range(f):
@@ -853,8 +813,8 @@ def _neural_pool(c, x, work, n, d, order, keep_u):
 @jit
 def neural(c, x, grad, work, n, d):
     """ln J, its Laplacian g . lap S + sum_D u_D^T H u_D, its gradient added into grad."""
-    k, channels, ls, lr, ws, wr, pc, pw, wt, phi, psi, rho = _neural_header(c, n)
-    keep, dl, so, lo, go, racts, dr, cv, uo, wm, wrm = _neural_work(c, n, d)
+    k, channels, ls, lr, ws, wr, pc, pw, wt, phi, psi, rho = _neural_header(c)
+    keep, dl, so, lo, go, racts, dr, cv, uo, wm, wrm = _neural_work(c)
     f = k * (1 + channels)
     _neural_pool(c, x, work, n, d, 2, True)
     log = _rho(c, wr, lr, rho, wt, work, so, racts, dr, go)
@@ -874,8 +834,8 @@ def neural(c, x, grad, work, n, d):
 @jit
 def neural_params(c, x, out, t, w, base, work, n, d):
     """d ln J / d p: rho's by backprop from its output, phi's and psi's from g = d rho / dS."""
-    k, channels, ls, lr, ws, wr, pc, pw, wt, phi, psi, rho = _neural_header(c, n)
-    keep, dl, so, lo, go, racts, dr, cv, uo, wm, wrm = _neural_work(c, n, d)
+    k, channels, ls, lr, ws, wr, pc, pw, wt, phi, psi, rho = _neural_header(c)
+    keep, dl, so, lo, go, racts, dr, cv, uo, wm, wrm = _neural_work(c)
     _neural_pool(c, x, work, n, d, 0, False)
     _rho(c, wr, lr, rho, wt, work, so, racts, dr, go)
     delta = dr
@@ -916,9 +876,9 @@ def neural_params(c, x, out, t, w, base, work, n, d):
 @jit
 def neural_cache(c, x, cache, w, cb, work, n, d):
     """Walker w's phi, psi, their slopes, S, ln J and g at x into its cache."""
-    k, channels, ls, lr, ws, wr, pc, pw, wt, phi, psi, rho = _neural_header(c, n)
-    keep, dl, so, lo, go, racts, dr, cv, uo, wm, wrm = _neural_work(c, n, d)
-    cphi, cdphi, cpsi, cdpsi, cs, _, _, _, _, _ = _neural_cache(c, n, cb)
+    k, channels, ls, lr, ws, wr, pc, pw, wt, phi, psi, rho = _neural_header(c)
+    keep, dl, so, lo, go, racts, dr, cv, uo, wm, wrm = _neural_work(c)
+    cphi, cdphi, cpsi, cdpsi, cs, _, _, _, _, _ = _neural_cache(c, cb)
     f = k * (1 + channels)
     for q in range(f):
         work[so + q] = 0.0
@@ -950,9 +910,9 @@ def neural_move(c, x, k, gk, work, cache, w, cb, n, d, before):
     """ln J with particle k at x[k] and k's gradient into gk: ``before`` its move, from
     the cache; else proposed, S updated by k's differences, the proposal's rows kept
     for :func:`neural_accept`."""
-    kf, channels, ls, lr, ws, wr, pc, pw, wt, phi, psi, rho = _neural_header(c, n)
-    keep, dl, so, lo, go, racts, dr, cv, uo, wm, wrm = _neural_work(c, n, d)
-    cphi, cdphi, cpsi, cdpsi, cs, pphi, pdphi, ppsi, pdpsi, ps = _neural_cache(c, n, cb)
+    kf, channels, ls, lr, ws, wr, pc, pw, wt, phi, psi, rho = _neural_header(c)
+    keep, dl, so, lo, go, racts, dr, cv, uo, wm, wrm = _neural_work(c)
+    cphi, cdphi, cpsi, cdpsi, cs, pphi, pdphi, ppsi, pdpsi, ps = _neural_cache(c, cb)
     f = kf * (1 + channels)
     cc = 2.0 * c[0]
     if before:
@@ -1012,7 +972,7 @@ def neural_move(c, x, k, gk, work, cache, w, cb, n, d, before):
 def neural_accept(c, k, cache, w, cb, n):
     """The proposal's rows into walker w's cache after particle k's accepted move."""
     kf, f = int(c[1]), int(c[1]) * (1 + int(c[2]))
-    cphi, cdphi, cpsi, cdpsi, cs, pphi, pdphi, ppsi, pdpsi, ps = _neural_cache(c, n, cb)
+    cphi, cdphi, cpsi, cdpsi, cs, pphi, pdphi, ppsi, pdpsi, ps = _neural_cache(c, cb)
     for q in range(kf):
         cache[w, cphi + k * kf + q] = cache[w, pphi + q]
         cache[w, cdphi + k * kf + q] = cache[w, pdphi + q]
