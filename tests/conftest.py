@@ -20,6 +20,24 @@ BIN = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin"
 os.environ.setdefault("NQSFLOW_KERNELS", "0")
 
 
+# a fuzz case's marker for "leave this key out"
+MISSING = object()
+
+
+def mutated(config: dict, path, wrong) -> dict:
+    """A deep copy of a nested config with the leaf at ``path`` set to ``wrong``
+    (removed where ``wrong`` is :data:`MISSING`)."""
+    out = copy.deepcopy(config)
+    node = out
+    for key in path[:-1]:
+        node = node[key]
+    if wrong is MISSING:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = wrong
+    return out
+
+
 def tool(name: str) -> str:
     """Path of a console tool (mpiexec, snakemake) from the venv, else from PATH."""
     candidate = BIN / name

@@ -16,7 +16,6 @@ is a ``MemoryError`` and not a machine out of memory;
 
 from __future__ import annotations
 
-import copy
 import os
 import resource
 import signal
@@ -32,6 +31,8 @@ from nqsflow.cli import run_cli
 from nqsflow.config import leaves
 from nqsflow.vmc.__main__ import INTERRUPTED, PROGRESS
 from nqsflow.vmc.__main__ import main as vmc_main
+
+from .conftest import MISSING, mutated
 
 BASE = {
     "system": {"particles": 2, "dim": 2, "omega": 1.0, "interaction": "coulomb"},
@@ -60,7 +61,6 @@ RESPOND_S = 5.0
 # sampler.thin; before issue 11's fix a SIGTERM in the burn-in or production went unheard
 LONG = [(("sampler", "burn_in"), 10**6), (("optimizer", "steps"), 10**6),
         (("production", "samples"), 3 * 10**7), (("sampler", "thin"), 100)]  # fmt: skip
-MISSING = object()
 
 
 def _mutations(value):
@@ -96,16 +96,6 @@ CASES = _cases() + [
 ]  # fmt: skip
 
 
-def _mutated(path, wrong):
-    spec = copy.deepcopy(BASE)
-    node = spec
-    for key in path[:-1]:
-        node = node[key]
-    if wrong is MISSING:
-        del node[path[-1]]
-    else:
-        node[path[-1]] = wrong
-    return spec
 
 
 def _outcome(tmp_path, capsys, path, wrong, forked):
@@ -115,7 +105,7 @@ def _outcome(tmp_path, capsys, path, wrong, forked):
     others, refused at once or run in ~0.3 s, run in-process.
     """
     spec_path = tmp_path / "spec.yaml"
-    spec_path.write_text(yaml.safe_dump(_mutated(path, wrong)))
+    spec_path.write_text(yaml.safe_dump(mutated(BASE, path, wrong)))
     argv = [str(spec_path), "--out", str(tmp_path / "run.h5"), "--log-every", "1000"]
     if forked:
         return _in_child(argv, tmp_path / "stderr.txt")
@@ -209,7 +199,7 @@ def test_there_are_at_least_a_hundred_cases():
 )  # fmt: skip
 def test_some_cases_as_the_real_command(tmp_path, path, wrong):
     spec_path = tmp_path / "spec.yaml"
-    spec_path.write_text(yaml.safe_dump(_mutated(path, wrong)))
+    spec_path.write_text(yaml.safe_dump(mutated(BASE, path, wrong)))
     done = subprocess.run(
         [sys.executable, "-m", "nqsflow.vmc", str(spec_path), "--out", str(tmp_path / "o.h5")],
         capture_output=True, text=True, timeout=60,

@@ -33,7 +33,7 @@ from nqsflow import workflow as wf
 from nqsflow.config import check_study, leaves, runspec_for, study_points
 from nqsflow.errors import ConfigError
 
-from .conftest import REPO, tool
+from .conftest import MISSING, REPO, mutated, tool
 from .test_workflow import TINY
 from .test_workflow_nuclear import SMALL
 
@@ -87,7 +87,6 @@ RULE = {
     "bma": {"weights": "predictive"},
 }  # fmt: skip
 BASES = {"dots": TINY, "masses": SMALL, "many": MANY, "rule": RULE}
-MISSING = object()
 LIMIT_S = 10.0  # seconds a case may take in-process (they take ~20 ms)
 # a refusal may name the key that fixes the case rather than the one changed
 ALSO = {
@@ -166,15 +165,7 @@ CASES = _cases()
 
 
 def _mutated(base: str, path, wrong) -> dict:
-    config = copy.deepcopy(BASES[base])
-    node = config
-    for key in path[:-1]:
-        node = node[key]
-    if wrong is MISSING:
-        del node[path[-1]]
-    else:
-        node[path[-1]] = wrong
-    return config
+    return mutated(BASES[base], path, wrong)
 
 
 def _plan(config) -> None:
