@@ -1,7 +1,8 @@
 """``python -m nqsflow.vmc RUNSPEC.yaml --out OUT.h5`` (also under ``mpiexec -n K``).
 
 Every rank runs the same code on its own walkers; rank 0 writes the artifact.
-A failure on any rank aborts the whole MPI job, so nothing hangs.
+A failure on one rank aborts the whole MPI job, so nothing hangs; a divergence,
+which every rank sees at the same step, ends every rank with status 2.
 """
 
 from __future__ import annotations
@@ -124,9 +125,14 @@ def main(argv=None) -> int:
             if checkpointer.path.exists()
             else "no checkpoint yet"
         )
-        raise DivergenceError(
+        error = DivergenceError(
             exc.step, exc.quantity, f"{exc.problem}; {kept}; no {args.out} written"
-        ) from None
+        )
+        if comm.size == 1:
+            raise error from None
+        # run's checks raise on every rank at once, write_result's only after the last
+        # reduction: no rank is left waiting, so the ranks end without an abort
+        raise Settled(error, report=comm.rank == 0) from None
     finally:  # the artifact is written whole or not at all: signals as before install
         checkpointer.uninstall()
     if result is None:
@@ -146,6 +152,18 @@ def main(argv=None) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+class Settled(Exception):
+    """A user error after which no rank waits on another: report it, end without an abort.
+
+    An MPI abort tears the job down at once and can lose the ranks' last lines on
+    their way through ``mpiexec``, so it is kept for a rank that fails alone.
+    """
+
+    def __init__(self, error: Exception, report: bool):
+        super().__init__(str(error))
+        self.error, self.report = error, report
 
 
 def stopped_at_once(exc: Interrupted, checkpointer: Checkpointer, comm) -> int:
@@ -168,6 +186,10 @@ def entry(argv=None) -> int:
         return run_cli(main, argv)
     try:
         status = run_cli(main, argv)
+    except Settled as exc:
+        if exc.report:
+            print(f"nqsflow.vmc: error: {exc.error}", file=sys.stderr, flush=True)
+        return 2
     except BaseException as exc:  # a bug on one rank: report it and end every rank
         print(f"nqsflow.vmc: rank {comm.rank}: {type(exc).__name__}: {exc}", file=sys.stderr)
         sys.stderr.flush()
