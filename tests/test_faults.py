@@ -166,6 +166,52 @@ def test_a_diverging_run_under_mpi_stops_every_rank(tmp_path):
     assert not out.exists()
 
 
+# rank 1 alone is given its own first argument: a fault one rank meets and the others don't
+_RANK1_ARG = r'''
+import runpy, sys
+from mpi4py import MPI
+args = sys.argv[2:]
+if MPI.COMM_WORLD.Get_rank() == 1:
+    args[0] = sys.argv[1]
+sys.argv = ["nqsflow.vmc", *args]
+runpy.run_module("nqsflow.vmc", run_name="__main__", alter_sys=True)
+'''
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize(
+    "case", ["usage", "bad spec", "missing spec", "rank 1's spec missing", "rank 1's spec bad"]
+)
+def test_a_bad_input_under_mpi_is_said_once_and_every_rank_ends(tmp_path, case):
+    good = tmp_path / "spec.yaml"
+    good.write_text(yaml.safe_dump(_spec(optimizer={"learning_rate": 0.01})))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(_spec(sampler={"walkers": -3})))
+    out = tmp_path / "run.h5"
+    rank1, args = str(good), [str(good), "--out", str(out)]
+    expected = {
+        "usage": ("the following arguments are required: --out", args[:1]),
+        "bad spec": ("key 'sampler.walkers'", [str(bad), *args[1:]]),
+        "missing spec": ("missing.yaml: cannot read", [str(tmp_path / "missing.yaml"), *args[1:]]),
+        "rank 1's spec missing": ("missing.yaml: cannot read", args),
+        "rank 1's spec bad": ("key 'sampler.walkers'", args),
+    }
+    message, args = expected[case]
+    if case.startswith("rank 1"):
+        rank1 = str(bad) if "bad" in case else str(tmp_path / "missing.yaml")
+    (tmp_path / "rank.py").write_text(_RANK1_ARG)
+    done = subprocess.run(
+        [tool("mpiexec"), "-n", "2", sys.executable, "rank.py", rank1, *args],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    # no rank waits on another (nothing hangs), none aborts (which can lose the line)
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and message in errors[0], done.stderr
+    assert "Traceback" not in done.stderr and "Abort" not in done.stderr
+    assert not out.exists()
+
+
 SPECS = {
     "dot-metropolis-sgd": TINY,
     "bosons-langevin-adam-rbm": {

@@ -1,16 +1,23 @@
 """``python -m nqsflow.vmc RUNSPEC.yaml --out OUT.h5`` (also under ``mpiexec -n K``).
 
 Every rank runs the same code on its own walkers; rank 0 writes the artifact.
-A failure on one rank aborts the whole MPI job, so nothing hangs; a divergence,
-which every rank sees at the same step, ends every rank with status 2.
+Under MPI the ranks agree on their setup (arguments, spec, checkpoint): a bad input
+is said once and every rank ends with status 2. A divergence, which every rank
+sees at the same step, ends them the same way. Any other failure on one rank
+aborts the whole job, so nothing hangs.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import re
 import sys
 import time
+from dataclasses import dataclass
+
+import numpy as np
 
 from nqsflow.cli import run_cli
 from nqsflow.config import check_memory, load_runspec
@@ -75,13 +82,44 @@ def start_line(spec, ranks: int) -> str:
     )
 
 
-def main(argv=None) -> int:
+@dataclass
+class Setup:
+    """What a rank needs to run: its arguments, its spec and its (resumed) checkpoint."""
+
+    args: argparse.Namespace
+    spec: dict
+    resolved: dict
+    checkpointer: Checkpointer
+    snapshot: dict | None
+    start: float
+
+
+def setup(argv, comm) -> Setup:
+    """Read the arguments and the spec, check the memory, resume a checkpoint if present."""
+    start = time.perf_counter()
     args = parse_args(argv)
-    comm = world()
     spec = load_runspec(args.runspec)
     check_memory(spec, comm.size, source=args.runspec)
-    start = time.perf_counter()
-    resolved = resolved_runspec(spec)
+    checkpointer = Checkpointer(
+        args.checkpoint or checkpoint_path(args.out), spec, comm, args.checkpoint_every
+    )
+    snapshot = checkpointer.resume()
+    if snapshot is not None and comm.rank == 0:
+        step = snapshot["shared"]["scalars"]["step"]
+        print(f"resuming from {checkpointer.path} at step {step}", file=sys.stderr)
+    return Setup(args, spec, resolved_runspec(spec), checkpointer, snapshot, start)
+
+
+def main(argv=None) -> int:
+    """``python -m nqsflow.vmc``: set up, run, write the artifact; the exit status."""
+    comm = world()
+    return execute(setup(argv, comm), comm)
+
+
+def execute(ready: Setup, comm) -> int:
+    """Optimise and sample as ``ready`` says; rank 0 writes the artifact. The exit status."""
+    args, spec, resolved, checkpointer = ready.args, ready.spec, ready.resolved, ready.checkpointer
+    start, snapshot = ready.start, ready.snapshot
     total = int(resolved["optimizer"]["steps"])
     every = args.log_every or max(1, total // 20)  # about 20 lines, whatever the length
     first: list[tuple[int, float]] = []  # the first step seen (its time includes start-up)
@@ -104,13 +142,6 @@ def main(argv=None) -> int:
             print(f"production: {spec['production']['samples']} samples", file=sys.stderr,
                   flush=True)  # fmt: skip
 
-    checkpointer = Checkpointer(
-        args.checkpoint or checkpoint_path(args.out), spec, comm, args.checkpoint_every
-    )
-    snapshot = checkpointer.resume()
-    if snapshot is not None and comm.rank == 0:
-        step = snapshot["shared"]["scalars"]["step"]
-        print(f"resuming from {checkpointer.path} at step {step}", file=sys.stderr)
     checkpointer.install()
     try:
         result = run(spec, comm=comm, callback=log, monitor=checkpointer, snapshot=snapshot)
@@ -185,7 +216,10 @@ def entry(argv=None) -> int:
     if comm.size == 1:
         return run_cli(main, argv)
     try:
-        status = run_cli(main, argv)
+        ready, status = agreed_setup(argv, comm)
+        if ready is None:
+            return status
+        status = run_cli(lambda _: execute(ready, comm), argv)
     except Settled as exc:
         if exc.report:
             print(f"nqsflow.vmc: error: {exc.error}", file=sys.stderr, flush=True)
@@ -198,6 +232,40 @@ def entry(argv=None) -> int:
     if status not in (0, INTERRUPTED):
         comm.abort(status)
     return status
+
+
+def agreed_setup(argv, comm) -> tuple[Setup | None, int]:
+    """:func:`setup` on every rank, then agree: all go on, or all end with one report.
+
+    A bad argument, spec or checkpoint fails on every rank alike; the lowest failing
+    rank says why (once, not once per rank) and every rank ends normally, so no
+    abort can lose the line. Returns this rank's setup (None if any rank failed)
+    and the exit status.
+    """
+    said, shown, ready = io.StringIO(), io.StringIO(), []  # stderr; stdout (--help)
+    try:
+        with contextlib.redirect_stderr(said), contextlib.redirect_stdout(shown):
+            try:
+                status = run_cli(lambda a: ready.append(setup(a, comm)), argv)
+            except SystemExit as exc:  # argparse's usage error, after its message
+                status = exc.code if isinstance(exc.code, int) else 2
+    except BaseException:  # a bug: show what was said before the traceback
+        sys.stdout.write(shown.getvalue())
+        sys.stderr.write(said.getvalue())
+        raise
+    statuses = np.zeros(comm.size)
+    statuses[comm.rank] = status
+    statuses = comm.sum(statuses).astype(int)  # every rank's status, on every rank
+    failed = np.flatnonzero(statuses)
+    reporter = failed[0] if failed.size else 0  # the ranks said the same: one says it
+    if comm.rank == reporter:
+        sys.stdout.write(shown.getvalue())
+        sys.stderr.write(said.getvalue())
+        sys.stdout.flush()
+        sys.stderr.flush()
+    if failed.size or not ready:  # a failure, or --help
+        return None, int(statuses[reporter])
+    return ready[0], 0
 
 
 if __name__ == "__main__":
