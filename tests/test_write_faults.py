@@ -154,6 +154,28 @@ def test_a_full_disk_is_one_line_with_no_partial_output(tmp_path):
     assert not (tmp_path / "reference.h5").exists()
 
 
+@pytest.mark.mpi
+def test_a_full_disk_under_mpi_is_one_line_and_the_rerun_resumes(tmp_path):
+    from .conftest import tool
+
+    spec = _spec_file(tmp_path)
+    out = tmp_path / "run.h5"
+    (tmp_path / "wrapper.py").write_text(_WRAPPER)
+    # measured with two ranks: a checkpoint ~20 kB, the artifact ~24 kB
+    command = [tool("mpiexec"), "-n", "2", sys.executable, "wrapper.py", "fsize", "22000",
+               "nqsflow.vmc", str(spec), "--out", str(out), "--checkpoint-every", "5"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    lines = [line for line in done.stderr.strip().splitlines() if not PROGRESS.match(line)]
+    # rank 0 fails past the last reduction: it says why and ends, no abort to lose the line
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert f"{out}: cannot write (File too large)" in lines[0]
+    assert _visible(tmp_path) == ["run.checkpoint.h5", "spec.yaml", "wrapper.py"]
+    command = [tool("mpiexec"), "-n", "2", tool("nqsflow"), "vmc", str(spec), "--out", str(out)]
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0 and "resuming from" in rerun.stderr, rerun.stderr
+    assert out.exists() and not (tmp_path / "run.checkpoint.h5").exists()
+
+
 @pytest.fixture(scope="module")
 def vmc_artifact(tmp_path_factory):
     folder = tmp_path_factory.mktemp("vmc")

@@ -92,6 +92,7 @@ class Setup:
     checkpointer: Checkpointer
     snapshot: dict | None
     start: float
+    reduced: bool = False  # past the last reduction: a failure now leaves no rank waiting
 
 
 def setup(argv, comm) -> Setup:
@@ -145,6 +146,7 @@ def execute(ready: Setup, comm) -> int:
     checkpointer.install()
     try:
         result = run(spec, comm=comm, callback=log, monitor=checkpointer, snapshot=snapshot)
+        ready.reduced = True
         if result is not None and comm.rank == 0:
             write_result(args.out, spec, result, comm.size)
     except Interrupted as exc:
@@ -229,7 +231,7 @@ def entry(argv=None) -> int:
         sys.stderr.flush()
         comm.abort(1)
         raise
-    if status not in (0, INTERRUPTED):
+    if status not in (0, INTERRUPTED) and not ready.reduced:  # others may wait on this rank
         comm.abort(status)
     return status
 
