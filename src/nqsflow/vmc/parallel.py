@@ -9,6 +9,7 @@ allocator to keep freed memory (see :func:`retain_freed_memory`).
 from __future__ import annotations
 
 import ctypes
+import sys
 
 import numpy as np
 
@@ -98,6 +99,8 @@ class MPIComm:
 
     def abort(self, code: int = 1) -> None:
         """Bring every rank down at once, so one failing rank never hangs the job."""
+        sys.stdout.flush()  # what this rank said goes out before the job is torn down
+        sys.stderr.flush()
         self.comm.Abort(code)
 
 
