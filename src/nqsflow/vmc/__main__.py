@@ -213,7 +213,8 @@ def stopped_at_once(exc: Interrupted, checkpointer: Checkpointer, comm) -> int:
 
 
 def entry(argv=None) -> int:
-    """Run :func:`main`; under MPI a failing rank aborts all ranks instead of hanging."""
+    """Run :func:`main`; under MPI the ranks agree on their setup, and a rank that fails
+    alone while others may wait on it aborts them all, so nothing hangs."""
     comm = world()
     if comm.size == 1:
         return run_cli(main, argv)
