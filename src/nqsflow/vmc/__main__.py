@@ -88,7 +88,6 @@ class Setup:
 
     args: argparse.Namespace
     spec: dict
-    resolved: dict
     checkpointer: Checkpointer
     snapshot: dict | None
     start: float
@@ -108,7 +107,7 @@ def setup(argv, comm) -> Setup:
     if snapshot is not None and comm.rank == 0:
         step = snapshot["shared"]["scalars"]["step"]
         print(f"resuming from {checkpointer.path} at step {step}", file=sys.stderr)
-    return Setup(args, spec, resolved_runspec(spec), checkpointer, snapshot, start)
+    return Setup(args, spec, checkpointer, snapshot, start)
 
 
 def main(argv=None) -> int:
@@ -119,8 +118,8 @@ def main(argv=None) -> int:
 
 def execute(ready: Setup, comm) -> int:
     """Optimise and sample as ``ready`` says; rank 0 writes the artifact. The exit status."""
-    args, spec, resolved, checkpointer = ready.args, ready.spec, ready.resolved, ready.checkpointer
-    start, snapshot = ready.start, ready.snapshot
+    args, spec, checkpointer, snapshot = ready.args, ready.spec, ready.checkpointer, ready.snapshot
+    resolved, start = resolved_runspec(spec), ready.start
     total = int(resolved["optimizer"]["steps"])
     every = args.log_every or max(1, total // 20)  # about 20 lines, whatever the length
     first: list[tuple[int, float]] = []  # the first step seen (its time includes start-up)
@@ -163,9 +162,9 @@ def execute(ready: Setup, comm) -> int:
         )
         if comm.size == 1:
             raise error from None
-        # run's checks raise on every rank at once, write_result's only after the last
-        # reduction: no rank is left waiting, so the ranks end without an abort
-        raise Settled(error, report=comm.rank == 0) from None
+        # run's checks raise on every rank at once, write_result's on rank 0 after the
+        # last reduction: no rank is left waiting, so the ranks end without an abort
+        raise Settled(error) from None
     finally:  # the artifact is written whole or not at all: signals as before install
         checkpointer.uninstall()
     if result is None:
@@ -188,15 +187,12 @@ def execute(ready: Setup, comm) -> int:
 
 
 class Settled(Exception):
-    """A user error after which no rank waits on another: report it, end without an abort.
+    """A user error after which no rank waits on another: rank 0 reports it and every
+    rank ends without an abort.
 
     An MPI abort tears the job down at once and can lose the ranks' last lines on
     their way through ``mpiexec``, so it is kept for a rank that fails alone.
     """
-
-    def __init__(self, error: Exception, report: bool):
-        super().__init__(str(error))
-        self.error, self.report = error, report
 
 
 def stopped_at_once(exc: Interrupted, checkpointer: Checkpointer, comm) -> int:
@@ -224,8 +220,8 @@ def entry(argv=None) -> int:
             return status
         status = run_cli(lambda _: execute(ready, comm), argv)
     except Settled as exc:
-        if exc.report:
-            print(f"nqsflow.vmc: error: {exc.error}", file=sys.stderr, flush=True)
+        if comm.rank == 0:
+            print(f"nqsflow.vmc: error: {exc}", file=sys.stderr, flush=True)
         return 2
     except BaseException as exc:  # a bug on one rank: report it and end every rank
         print(f"nqsflow.vmc: rank {comm.rank}: {type(exc).__name__}: {exc}", file=sys.stderr)
