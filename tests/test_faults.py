@@ -178,30 +178,29 @@ runpy.run_module("nqsflow.vmc", run_name="__main__", alter_sys=True)
 '''
 
 
+RUN = ["good.yaml", "--out", "run.h5"]
+
+
 @pytest.mark.mpi
 @pytest.mark.parametrize(
-    "case", ["usage", "bad spec", "missing spec", "rank 1's spec missing", "rank 1's spec bad"]
+    "args, rank1_spec, message",
+    [
+        (["good.yaml"], "good.yaml", "the following arguments are required: --out"),
+        (["bad.yaml", *RUN[1:]], "bad.yaml", "key 'sampler.walkers'"),
+        (["missing.yaml", *RUN[1:]], "missing.yaml", "missing.yaml: cannot read"),
+        (RUN, "missing.yaml", "missing.yaml: cannot read"),  # rank 1 alone
+        (RUN, "bad.yaml", "key 'sampler.walkers'"),  # rank 1 alone
+    ],
+    ids=["usage", "bad spec", "missing spec", "rank 1's spec missing", "rank 1's spec bad"],
 )
-def test_a_bad_input_under_mpi_is_said_once_and_every_rank_ends(tmp_path, case):
-    good = tmp_path / "spec.yaml"
-    good.write_text(yaml.safe_dump(_spec(optimizer={"learning_rate": 0.01})))
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(yaml.safe_dump(_spec(sampler={"walkers": -3})))
-    out = tmp_path / "run.h5"
-    rank1, args = str(good), [str(good), "--out", str(out)]
-    expected = {
-        "usage": ("the following arguments are required: --out", args[:1]),
-        "bad spec": ("key 'sampler.walkers'", [str(bad), *args[1:]]),
-        "missing spec": ("missing.yaml: cannot read", [str(tmp_path / "missing.yaml"), *args[1:]]),
-        "rank 1's spec missing": ("missing.yaml: cannot read", args),
-        "rank 1's spec bad": ("key 'sampler.walkers'", args),
-    }
-    message, args = expected[case]
-    if case.startswith("rank 1"):
-        rank1 = str(bad) if "bad" in case else str(tmp_path / "missing.yaml")
+def test_a_bad_input_under_mpi_is_said_once_and_every_rank_ends(
+    tmp_path, args, rank1_spec, message
+):
+    (tmp_path / "good.yaml").write_text(yaml.safe_dump(_spec(optimizer={"learning_rate": 0.01})))
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(_spec(sampler={"walkers": -3})))
     (tmp_path / "rank.py").write_text(_RANK1_ARG)
     done = subprocess.run(
-        [tool("mpiexec"), "-n", "2", sys.executable, "rank.py", rank1, *args],
+        [tool("mpiexec"), "-n", "2", sys.executable, "rank.py", rank1_spec, *args],
         cwd=tmp_path, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     # no rank waits on another (nothing hangs), none aborts (which can lose the line)
@@ -209,8 +208,7 @@ def test_a_bad_input_under_mpi_is_said_once_and_every_rank_ends(tmp_path, case):
     errors = [line for line in done.stderr.splitlines() if "error:" in line]
     assert len(errors) == 1 and message in errors[0], done.stderr
     assert "Traceback" not in done.stderr and "Abort" not in done.stderr
-    assert not out.exists()
-
+    assert not (tmp_path / "run.h5").exists()
 
 SPECS = {
     "dot-metropolis-sgd": TINY,

@@ -96,8 +96,6 @@ CASES = _cases() + [
 ]  # fmt: skip
 
 
-
-
 def _outcome(tmp_path, capsys, path, wrong, forked):
     """``("ran" | "refused" | "interrupted", stderr lines)``; a bug fails the test.
 
