@@ -124,18 +124,10 @@ _CALLS = {
 }
 
 
-def _n_params(kind: int, size: int, particles: int, dim: int) -> int:
-    # a factor's parameter count from its kernel kind and size (kinds of generated_kernels)
-    if kind == 1:
-        m = particles * dim
-        return m + size + m * size
-    return size if kind in (0, 2, 4, 5) else 0
-
-
-def _kind(factor, particles: int, dim: int) -> tuple[int, int, int, int]:
+def _kind(factor, particles: int, dim: int) -> tuple[int, int, int, int, int]:
     """A factor's kernel kind, its size (the hidden units of an RBM, else its parameter
-    count), the scratch its kernels need and the cache it carries per walker
-    through a sweep of single-particle moves."""
+    count), its parameter count, the scratch its kernels need and the cache it
+    carries per walker through a sweep of single-particle moves."""
     kind, size, work, cache = KINDS[type(factor)], factor.n_params, 1, 0
     if isinstance(factor, RBM):
         size = work = factor.hidden
@@ -147,7 +139,7 @@ def _kind(factor, particles: int, dim: int) -> tuple[int, int, int, int]:
         cache = particles * particles + particles + 1
     elif isinstance(factor, NeuralJastrow):
         _, work, cache = _neural_layout(factor, particles, dim)
-    return kind, size, work, cache
+    return kind, size, factor.n_params, work, cache
 
 
 def _neural_layout(factor, n: int, d: int) -> tuple[list[float], int, int]:
@@ -256,12 +248,12 @@ def _cache_dir() -> Path:
 
 
 def generated_kernels(
-    kinds: tuple[tuple[int, int, int, int], ...], shape: tuple[int, int], single: bool,
+    kinds: tuple[tuple[int, int, int, int, int], ...], shape: tuple[int, int], single: bool,
     langevin: bool,
 ):
     """The compiled module of a product of factors and a kind of move.
 
-    ``kinds``: each factor's kernel, size, scratch and cache (:func:`_kind`);
+    ``kinds``: each factor's kernel, size, parameters, scratch and cache (:func:`_kind`);
     ``shape``: (particles, dimensions).  Sizes are constants of the module, so
     that the compiler unrolls the short loops over particles and axes.
 
@@ -276,7 +268,7 @@ def generated_kernels(
 
     lines, parts, derivs, caches, accepts = [], [], [], [], []
     base = cache_base = 0
-    for f, (kind, size, _, cache_size) in enumerate(kinds):
+    for f, (kind, size, n_params, _, cache_size) in enumerate(kinds):
         fields = {"cf": f"c[o[{f}] : o[{f + 1}]]", "h": size, "b": base, "cb": cache_base}
         calls = {name: call.format(**fields) for name, call in _CALLS[kind].items()}
         lines.append(f"    l{f}, p{f} = {calls['evaluate']}")
@@ -284,13 +276,13 @@ def generated_kernels(
         derivs += [f"    {calls['params']}"] if "params" in calls else []
         caches += [f"    {calls['cache']}"] if "cache" in calls else []
         accepts += [f"    {calls['accept']}"] if "accept" in calls else []
-        base += _n_params(kind, size, *shape)
+        base += n_params
         cache_base += cache_size
     names = "-".join(f"{k[0]}.{k[1]}" for k in kinds) + f"-n{shape[0]}d{shape[1]}"
     what = f"factor kinds {names}, single={single}, langevin={langevin}"
     source = _HEADER.format(
         what=what, n=shape[0], d=shape[1], single=single, langevin=langevin,
-        work=max(k[2] for k in kinds),
+        work=max(k[3] for k in kinds),
         evaluate="\n".join(lines), particle="\n".join(parts),
         logs=" + ".join(f"l{f}" for f in range(len(kinds))),
         laps=" + ".join(f"p{f}" for f in range(len(kinds))),
